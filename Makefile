@@ -1,0 +1,40 @@
+# make train — install what is missing, then train the default model (a CNN on Fashion-MNIST)
+# make test  — install what is missing, then run the test suite
+# make bench — the overhead benchmark against a plain PyTorch loop
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= configs/cnn_fashion_mnist.yaml
+export NO_ALBUMENTATIONS_UPDATE := 1
+
+.PHONY: install dataset train test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install whenever the package metadata changes.
+$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Debian's Fashion-MNIST, where apt and root are available; skipped quietly elsewhere.
+dataset:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
+			|| echo "note: could not install dataset-fashion-mnist; torchvision will try to download it"; \
+	fi
+
+install: $(VENV)/.installed dataset
+
+train: install
+	$(BIN)/lightning-dl fit --config $(CONFIG)
+
+test: install
+	WANDB_MODE=disabled $(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python scripts/benchmark_overhead.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,190 @@
+"""The Classifier: any network wired to an output head, its loss, torchmetrics metrics and an optimiser."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Literal
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
+from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
+
+from lightning_dl.errors import ConfigurationError, DataValidationError
+from lightning_dl.nn.regularizers import apply_max_norm, regularization_loss
+
+#: Builds a network from the shape of one input and the number of outputs: ``CNN``, ``MLP``, ``RNN``, ...
+NetworkFactory = Callable[[tuple[int, ...], int], nn.Module]
+Head = Literal["multiclass", "binary", "regression"]
+OptimizerName = Literal["adam", "rmsprop", "sgd"]
+
+_STAGES = ("train", "val", "test")
+
+
+class Classifier(pl.LightningModule):
+    """A network with an output head, its loss, metrics and optimiser.
+
+    Heads: ``multiclass`` (``num_classes`` units, softmax cross-entropy; integer or one-hot labels),
+    ``binary`` (1 unit, sigmoid binary cross-entropy) and ``regression`` (``num_classes`` linear units,
+    mean squared error). Logged per stage as ``stage/loss``, ``stage/accuracy``, ``stage/top1_error`` and
+    ``stage/top5_error`` (regression: ``stage/mse``, ``stage/mae``).
+
+    Args:
+        network: Builds the network from ``(input_shape, num_outputs)``, e.g. ``lightning_dl.nn.CNN``.
+        input_shape: Shape of one input; the CLI links it from the DataModule.
+        num_classes: Classes (or regression targets); the CLI links it from the DataModule.
+        head: ``multiclass``, ``binary`` or ``regression``.
+        optimizer: ``adam``, ``rmsprop`` or ``sgd``.
+        lr: Learning rate.
+        momentum: Momentum of SGD and RMSprop.
+        weight_decay: Decoupled L2 weight decay of the optimiser (layer-wise penalties live in the network).
+        reduce_lr_on_plateau: Divide the learning rate by 10 when validation loss stalls.
+        lr_patience: Epochs without improvement before ReduceLROnPlateau lowers the learning rate.
+        max_norm: Max-norm constraint on each unit's incoming weights, applied after every step.
+    """
+
+    def __init__(
+        self,
+        network: NetworkFactory,
+        input_shape: tuple[int, ...] = (1, 28, 28),
+        num_classes: int = 10,
+        head: Head = "multiclass",
+        optimizer: OptimizerName = "adam",
+        lr: float = 1e-3,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        reduce_lr_on_plateau: bool = False,
+        lr_patience: int = 5,
+        max_norm: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if head not in ("multiclass", "binary", "regression"):
+            raise ConfigurationError(f"Unknown head {head!r}; use multiclass, binary or regression.")
+        if head == "multiclass" and num_classes < 2:
+            raise ConfigurationError(f"A multiclass head needs num_classes >= 2, got {num_classes}; "
+                                     "for two classes in one unit use head: binary.")
+        self.input_shape = tuple(input_shape)
+        self.network = network(self.input_shape, 1 if head == "binary" else num_classes)
+        self.train_metrics, self.val_metrics, self.test_metrics = (self._metrics(stage) for stage in _STAGES)
+        self._checked_labels: set[str] = set()
+
+    def _metrics(self, stage: str) -> MetricCollection:
+        head, n = self.hparams.head, self.hparams.num_classes
+        if head == "regression":
+            metrics = {"mse": MeanSquaredError(), "mae": MeanAbsoluteError()}
+        elif head == "binary":
+            metrics = {"accuracy": BinaryAccuracy()}
+        else:
+            metrics = {"accuracy": MulticlassAccuracy(n, average="micro")}
+            if n > 5:
+                metrics["top5_accuracy"] = MulticlassAccuracy(n, top_k=5, average="micro")
+        return MetricCollection(metrics, prefix=f"{stage}/")
+
+    def forward(self, x: Tensor) -> Tensor:
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise DataValidationError(
+                f"Input batch has samples of shape {tuple(x.shape[1:])} but the network was built for "
+                f"{self.input_shape}. Match the DataModule's layout/image size to the model's input_shape.")
+        return self.network(x)
+
+    # --- loss and metrics per head -----------------------------------------------------------------
+    def _check_labels(self, y: Tensor, stage: str) -> None:
+        """Labels outside the head's range fail with a message, not a CUDA assert (checked once per stage)."""
+        if stage in self._checked_labels or self.hparams.head == "regression":
+            return
+        n = 2 if self.hparams.head == "binary" else self.hparams.num_classes
+        if y.is_floating_point():  # one-hot or binary float labels
+            ok = y.shape[-1] == n if self.hparams.head == "multiclass" and y.ndim == 2 else bool(((y == 0) | (y == 1)).all())
+        else:
+            ok = bool(((y >= 0) & (y < n)).all())
+        if not ok:
+            raise DataValidationError(
+                f"{stage} labels do not fit a {self.hparams.head} head with {n} classes (got values in "
+                f"[{y.min().item()}, {y.max().item()}], shape {tuple(y.shape)}): labels must be integers in "
+                f"[0, {n - 1}] or one-hot vectors of length {n}.")
+        self._checked_labels.add(stage)
+
+    def _loss_and_update(self, outputs: Tensor, y: Tensor, stage: str) -> Tensor:
+        head, metrics = self.hparams.head, getattr(self, f"{stage}_metrics")
+        if head == "regression":
+            y = y.float().view_as(outputs)
+            metrics.update(outputs, y)
+            return F.mse_loss(outputs, y)
+        if head == "binary":
+            logits, y = outputs.squeeze(-1), y.float().view(-1)
+            metrics.update(logits.sigmoid(), y.long())
+            return F.binary_cross_entropy_with_logits(logits, y)
+        loss = F.cross_entropy(outputs, y)  # integer class indices or one-hot/probability vectors
+        metrics.update(outputs, y.argmax(-1) if y.is_floating_point() else y)
+        return loss
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        x, y = batch
+        self._check_labels(y, stage)
+        loss = self._loss_and_update(self(x), y, stage)
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True,
+                 sync_dist=stage != "train", batch_size=len(x))
+        return loss
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        metrics = getattr(self, f"{stage}_metrics")
+        values = metrics.compute()  # synchronised across DDP processes by torchmetrics
+        for name, value in values.items():
+            if name.endswith("accuracy"):  # top-k error is the textbook's name for 1 - top-k accuracy
+                error_name = name.replace("top5_accuracy", "top5_error").replace("accuracy", "top1_error")
+                self.log(error_name, 1 - value)
+            if not name.endswith("top5_accuracy"):
+                self.log(name, value, prog_bar=name.endswith("/accuracy"))
+        metrics.reset()
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss = self._step(batch, "train")
+        penalty = regularization_loss(self.network)
+        if isinstance(penalty, Tensor):
+            self.log("train/regularization", penalty, on_step=False, on_epoch=True, batch_size=len(batch[0]))
+            loss = loss + penalty
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.hparams.max_norm is not None:
+            apply_max_norm(self.network, self.hparams.max_norm)
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """Class probabilities (multiclass/binary) or predicted values (regression)."""
+        outputs = self(batch[0])
+        return {"multiclass": lambda o: o.softmax(-1), "binary": torch.sigmoid,
+                "regression": lambda o: o}[self.hparams.head](outputs)
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
+
+    # --- optimisation ------------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        if hp.optimizer == "adam":
+            optimizer = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay) \
+                if hp.weight_decay else torch.optim.Adam(self.parameters(), lr=hp.lr)
+        elif hp.optimizer == "rmsprop":
+            optimizer = torch.optim.RMSprop(self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+        elif hp.optimizer == "sgd":
+            optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+        else:
+            raise ConfigurationError(f"Unknown optimizer {hp.optimizer!r}; use adam, rmsprop or sgd.")
+        if not hp.reduce_lr_on_plateau:
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=hp.lr_patience)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"}}
