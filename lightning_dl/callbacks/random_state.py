@@ -14,8 +14,8 @@ class RandomStateCheckpoint(pl.Callback):
     """Save torch's, numpy's and Python's random states in every checkpoint and restore them on resume.
 
     Without it, a resumed run draws different dropout masks and augmentations than the run it
-    continues, and ends with different weights. States are stored as tensors and plain Python values,
-    so checkpoints still load with ``torch.load(weights_only=True)``.
+    continues, and ends with different weights. States are stored as tensors and plain Python values
+    (no numpy objects), which torch's safe ``weights_only`` unpickler accepts.
     """
 
     def state_dict(self) -> dict[str, Any]:
