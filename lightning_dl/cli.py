@@ -50,12 +50,17 @@ class LightningDLCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.monitor": "val/loss", "checkpoint.save_last": True,
                              "checkpoint.filename": "best-{epoch}"})
-        parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
         parser.add_lightning_class_args(RandomStateCheckpoint, "random_state")
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="After fit, evaluate the best checkpoint on the test set.")
         parser.link_arguments("data.input_shape", "model.init_args.input_shape", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+
+    def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        if trainer.loggers and not any(isinstance(c, LearningRateMonitor) for c in trainer.callbacks):
+            trainer.callbacks.append(LearningRateMonitor())  # only with a logger: it has nowhere else to write
+        return trainer
 
     def after_fit(self) -> None:
         if not self.config_init[self.subcommand].get("test_after_fit", True) or self.trainer.interrupted:

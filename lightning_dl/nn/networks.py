@@ -138,11 +138,12 @@ class CNN(nn.Module):
             blocks += [nn.Dropout(dropout)] if dropout else []
             in_channels = out_channels
         self.features = nn.Sequential(*blocks)
-        with torch.no_grad():
-            feature_shape = self.features(torch.zeros(1, *input_shape)).shape[1:]
-        if min(feature_shape[1:]) < 1:
-            raise ConfigurationError(f"{len(channels)} conv blocks shrink a {tuple(input_shape[1:])} image to nothing; "
-                                     "use fewer blocks, padding or no pooling.")
+        try:
+            with torch.no_grad():
+                feature_shape = self.features(torch.zeros(1, *input_shape)).shape[1:]
+        except RuntimeError as error:  # a conv or pooling window larger than what is left of the image
+            raise ConfigurationError(f"{len(channels)} conv blocks shrink a {tuple(input_shape[1:])} image to "
+                                     f"nothing ({error}); use fewer blocks, padding or no pooling.") from error
         self.classifier = nn.Sequential(nn.Flatten(), *dense_stack(
             math.prod(feature_shape), hidden_sizes, num_outputs, activation, dropout, batch_norm,
             penalties[len(channels):]))

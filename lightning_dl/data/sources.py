@@ -1,0 +1,175 @@
+"""Where the datasets come from: one loader per dataset, each returning in-memory arrays.
+
+Every loader returns an :class:`ImageArrays` with images as ``(N, H, W, C)`` arrays and integer labels.
+Files are looked for on disk first (the user's ``data_dir``, then the system-wide copies that Debian
+packages install) and downloaded with torchvision only when nothing is found. When neither works, the
+error names the files and the places where putting them would help.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from lightning_dl.errors import DatasetNotFoundError, DataValidationError
+
+#: Where Debian's ``dataset-fashion-mnist`` package installs the IDX files.
+SYSTEM_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+
+#: The four files of an MNIST-style dataset, by role.
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+@dataclass(frozen=True)
+class ImageArrays:
+    """An image classification dataset in memory: ``(N, H, W, C)`` images and ``(N,)`` integer labels."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    class_names: tuple[str, ...]
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzipped or not, checking that it is complete."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as error:
+        raise DataValidationError(f"{path} is not a readable IDX file ({error}); delete it and fetch it again.") from error
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise DataValidationError(f"{path} does not start with an IDX header; the file is corrupt. "
+                                  "Delete it and fetch it again.")
+    dtype, ndim = np.dtype(_IDX_DTYPES[data[2]]), data[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(data) != expected:
+        raise DataValidationError(f"{path} is corrupt: its header promises shape {shape} ({expected} bytes) "
+                                  f"but the file holds {len(data)} bytes. Delete it and fetch it again.")
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def find_idx_files(directories: list[Path]) -> dict[str, Path] | None:
+    """The first directory that holds all four IDX files (plain or ``.gz``), as paths by role."""
+    for directory in directories:
+        found = {}
+        for role, name in IDX_FILES.items():
+            for candidate in (directory / name, directory / f"{name}.gz"):
+                if candidate.is_file():
+                    found[role] = candidate
+                    break
+        if len(found) == len(IDX_FILES):
+            return found
+    return None
+
+
+def _read_idx_dataset(files: dict[str, Path], class_names: tuple[str, ...]) -> ImageArrays:
+    arrays = {role: read_idx(path) for role, path in files.items()}
+    return ImageArrays(
+        train_images=arrays["train_images"][..., None],
+        train_labels=arrays["train_labels"].astype(np.int64),
+        test_images=arrays["test_images"][..., None],
+        test_labels=arrays["test_labels"].astype(np.int64),
+        class_names=class_names,
+    )
+
+
+def _fetch_idx_dataset(
+    name: str, directories: list[Path], download: Callable[[], object] | None, hint: str
+) -> dict[str, Path]:
+    files = find_idx_files(directories)
+    if files is None and download is not None:
+        try:
+            download()
+        except Exception as error:  # torchvision raises URLError, RuntimeError, OSError... when offline
+            raise _not_found(name, directories, hint, error) from error
+        files = find_idx_files(directories)
+    if files is None:
+        raise _not_found(name, directories, hint, None)
+    return files
+
+
+def _not_found(name: str, directories: list[Path], hint: str, error: Exception | None) -> DatasetNotFoundError:
+    wanted = ", ".join(f"{f}.gz" for f in IDX_FILES.values())
+    places = "\n".join(f"  - {d}" for d in directories)
+    reason = f"downloading failed ({type(error).__name__}: {error})" if error else "downloading was turned off"
+    return DatasetNotFoundError(
+        f"{name} not found and {reason}.\nPut the four IDX files ({wanted}; gzipped or not) in one of:\n"
+        f"{places}\n{hint}"
+    )
+
+
+def fetch_fashion_mnist(data_dir: str | Path, download: bool = True) -> dict[str, Path]:
+    """Locate Fashion-MNIST: ``data_dir``, then Debian's package, then a torchvision download."""
+    data_dir = Path(data_dir)
+    directories = [data_dir, data_dir / "FashionMNIST" / "raw", SYSTEM_FASHION_MNIST_DIR]
+
+    def torchvision_download() -> None:
+        from torchvision.datasets import FashionMNIST
+
+        FashionMNIST(str(data_dir), train=True, download=True)
+
+    return _fetch_idx_dataset("Fashion-MNIST", directories, torchvision_download if download else None,
+                              "On Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist")
+
+
+def load_fashion_mnist(data_dir: str | Path, download: bool = True) -> ImageArrays:
+    """Fashion-MNIST (Zalando): 60,000 train and 10,000 test 28×28 grey images of 10 clothing classes."""
+    return _read_idx_dataset(fetch_fashion_mnist(data_dir, download), FASHION_MNIST_CLASSES)
+
+
+def fetch_mnist(data_dir: str | Path, download: bool = True) -> dict[str, Path]:
+    """Locate MNIST in ``data_dir`` (or its torchvision layout), downloading it with torchvision if missing."""
+    data_dir = Path(data_dir)
+    directories = [data_dir, data_dir / "MNIST" / "raw"]
+
+    def torchvision_download() -> None:
+        from torchvision.datasets import MNIST
+
+        MNIST(str(data_dir), train=True, download=True)
+
+    return _fetch_idx_dataset("MNIST", directories, torchvision_download if download else None,
+                              "Online, torchvision downloads them into <data_dir>/MNIST/raw by itself.")
+
+
+def load_mnist(data_dir: str | Path, download: bool = True) -> ImageArrays:
+    """MNIST handwritten digits: 60,000 train and 10,000 test 28×28 grey images."""
+    return _read_idx_dataset(fetch_mnist(data_dir, download), DIGIT_CLASSES)
+
+
+def load_digits(test_fraction: float = 0.2) -> ImageArrays:
+    """scikit-learn's bundled handwritten digits: 1,797 8×8 images with values 0..16.
+
+    The set has no official test split, so a fixed, stratified ``test_fraction`` (seed 0) is held out; it
+    does not move when a DataModule's seed changes.
+    """
+    from sklearn.datasets import load_digits as sklearn_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = sklearn_digits()
+    images = digits.images.astype(np.float32)[..., None]
+    labels = digits.target.astype(np.int64)
+    train, test = train_test_split(np.arange(len(labels)), test_size=test_fraction, stratify=labels,
+                                   random_state=0, shuffle=True)
+    return ImageArrays(images[train], labels[train], images[test], labels[test], DIGIT_CLASSES)
