@@ -72,11 +72,13 @@ class Normalization:
     def __call__(self, images: Tensor) -> Tensor:
         """Normalise ``(N, C, H, W)`` float images."""
         if not self.fitted:
-            raise RuntimeError("Normalization.fit must run on the training images before it is applied.")
+            raise RuntimeError("Normalization has no statistics yet: fit it on the training images first.")
         return (images - self.shift[:, None, None]) / self.scale[:, None, None]
 
     def statistics(self) -> dict[str, list[float]]:
         """The fitted statistics in the textbook's terms, for logging."""
+        if not self.fitted:
+            raise RuntimeError("Normalization has no statistics yet: call the DataModule's setup() first.")
         shift, scale = self.shift.tolist(), self.scale.tolist()
         if self.mode == "standardize":
             return {"mean": shift, "std": scale}
@@ -325,7 +327,8 @@ class ImageDataModule(pl.LightningDataModule):
         if not self.normalization.fitted:
             self.normalization.fit(self._split["train"][0])
             self._log_statistics()
-        self._build_datasets()
+        if self.train_set is None:  # setup runs once per stage; the data is prepared once
+            self._build_datasets()
 
     def _load_and_split(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         arrays = self.load_arrays()

@@ -1,0 +1,86 @@
+"""Training end to end: it learns, it logs to wandb offline, and it resumes exactly."""
+
+from __future__ import annotations
+
+import glob
+import json
+import struct
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_dl.cli import cli_main
+
+from conftest import REPO
+
+DIGITS = ["--config", str(REPO / "configs/cnn_digits.yaml"), "--trainer.enable_progress_bar", "false",
+          "--trainer.accelerator", "cpu", "--trainer.devices", "1"]
+
+
+def test_cnn_learns_the_digits_quickly():
+    start = time.perf_counter()
+    cli = cli_main(["fit", *DIGITS, "--trainer.logger", "false"])
+    seconds = time.perf_counter() - start
+    accuracy = cli.trainer.callback_metrics["test/accuracy"].item()
+    assert accuracy >= 0.90, f"test accuracy {accuracy:.3f}"
+    assert seconds < 120, f"took {seconds:.0f} s"  # ~15 s on an idle 2-core machine; CI machines are shared
+
+
+def wandb_history(run_file: str) -> dict[str, list]:
+    """Metrics from an offline run's ``.wandb`` file (a LevelDB-style log of protobuf records)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = Path(run_file).read_bytes()
+    assert data[:4] == b":W&B"
+    history: dict[str, list] = {}
+    position, block, record = 7, 32768, b""
+    while position + 7 <= len(data):
+        left = block - position % block
+        _, length, kind = struct.unpack("<IHB", data[position:position + 7]) if left >= 7 else (0, 0, 0)
+        if left < 7 or (length == 0 and kind == 0):  # block trailer or padding
+            position += left
+            continue
+        record += data[position + 7:position + 7 + length]
+        position += 7 + length
+        if kind in (1, 4):  # a full record, or the last piece of one
+            parsed = pb.Record()
+            parsed.ParseFromString(record)
+            record = b""
+            for item in parsed.history.item if parsed.WhichOneof("record_type") == "history" else []:
+                history.setdefault(item.key or "/".join(item.nested_key), []).append(json.loads(item.value_json))
+    return history
+
+
+def test_wandb_offline_run_holds_the_metrics(monkeypatch, tmp_path):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cli_main(["fit", *DIGITS, "--config", str(REPO / "configs/trainer/quick.yaml")])
+    runs = glob.glob(str(tmp_path / "runs/wandb/offline-run-*/run-*.wandb"))
+    assert len(runs) == 1
+    history = wandb_history(runs[0])
+    assert len(history["val/loss"]) == 2 and len(history["val/accuracy"]) == 2
+    assert 0 <= history["test/accuracy"][-1] <= 1 and "lr-Adam" in history
+
+
+def final_weights(tmp_path: Path, name: str, *extra: str) -> dict[str, torch.Tensor]:
+    run = tmp_path / name
+    arguments = [*DIGITS, "--trainer.logger", "false", "--trainer.default_root_dir", str(run),
+                 "--checkpoint.dirpath", str(run), "--test_after_fit", "false",
+                 # dropout and augmentation draw random numbers: the resumed run must draw the same ones
+                 "--model.init_args.network.init_args.dropout", "0.3",
+                 "--data.init_args.augmentation", '[{"Affine": {"translate_percent": [-0.1, 0.1], "p": 0.5}}]']
+    cli = cli_main(["fit", *arguments, *extra])
+    return {k: v.clone() for k, v in cli.model.state_dict().items()}
+
+
+def test_resuming_from_last_checkpoint_is_exact(tmp_path):
+    uninterrupted = final_weights(tmp_path, "straight", "--trainer.max_epochs", "2")
+    final_weights(tmp_path, "stopped", "--trainer.max_epochs", "1")
+    resumed = final_weights(tmp_path, "resumed", "--trainer.max_epochs", "2",
+                            "--ckpt_path", str(tmp_path / "stopped" / "last.ckpt"))
+    assert uninterrupted.keys() == resumed.keys()
+    for name in uninterrupted:
+        assert torch.equal(uninterrupted[name], resumed[name]), name
+    once = final_weights(tmp_path, "once", "--trainer.max_epochs", "1")
+    assert not all(torch.equal(once[k], uninterrupted[k]) for k in once)  # the test can tell runs apart
