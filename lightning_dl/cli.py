@@ -63,10 +63,29 @@ class LightningDLCLI(LightningCLI):
         return trainer
 
     def after_fit(self) -> None:
-        if not self.config_init[self.subcommand].get("test_after_fit", True) or self.trainer.interrupted:
-            return
-        best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
-        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+        if self.config_init[self.subcommand].get("test_after_fit", True) and not self.trainer.interrupted:
+            best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
+            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+        finish_wandb_run()
+
+    def after_validate(self) -> None:
+        finish_wandb_run()
+
+    def after_test(self) -> None:
+        finish_wandb_run()
+
+    def after_predict(self) -> None:
+        finish_wandb_run()
+
+
+def finish_wandb_run() -> None:
+    """Close this process's wandb run (if one was started) so its files are complete and the next
+    ``cli_main`` in the same process, a notebook's say, starts a run of its own."""
+    import sys
+
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish()
 
 
 def cli_main(args: list[str] | None = None, run: bool = True) -> LightningDLCLI:
