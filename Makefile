@@ -14,7 +14,6 @@ $(BIN)/python:
 
 # Re-install whenever the package metadata changes.
 $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 

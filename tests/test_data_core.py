@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -178,3 +180,20 @@ def test_statistics_saved_in_a_checkpoint_are_restored(arrays, tmp_path):
     trainer.save_checkpoint(path)
     checkpoint = torch.load(path, weights_only=False)
     assert torch.equal(checkpoint["ArrayDataModule"]["normalization"]["shift"], dm.normalization.shift)
+
+
+def test_fitted_statistics_are_logged_as_hyperparameters(arrays, tmp_path):
+    import pytorch_lightning as pl
+    import yaml
+    from pytorch_lightning.loggers import CSVLogger
+
+    from lightning_dl.models import Classifier
+    from lightning_dl.nn import MLP
+
+    dm = ArrayDataModule(*arrays, batch_size=32, layout="flat")
+    logger = CSVLogger(tmp_path)
+    trainer = pl.Trainer(max_epochs=1, logger=logger, enable_progress_bar=False, enable_checkpointing=False,
+                         enable_model_summary=False)
+    trainer.fit(Classifier(MLP, input_shape=(64,), num_classes=4), dm)
+    logged = yaml.safe_load((Path(logger.log_dir) / "hparams.yaml").read_text())
+    assert logged["data/normalization/mean"] == pytest.approx(dm.normalization.statistics()["mean"])

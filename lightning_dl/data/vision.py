@@ -57,7 +57,8 @@ class ArrayDataModule(ImageDataModule):
     Images are ``(N, H, W)`` or ``(N, H, W, C)`` arrays; labels integer class indices.
     """
 
-    not_hyperparameters = ("train_images", "train_labels", "test_images", "test_labels")
+    # num_classes is logged by the model (Lightning refuses two different values under one name).
+    not_hyperparameters = ("train_images", "train_labels", "test_images", "test_labels", "num_classes")
 
     def __init__(self, train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray,
                  test_labels: np.ndarray, num_classes: int | None = None, **kwargs: Any) -> None:
