@@ -74,3 +74,9 @@ def test_bad_config_values():
     with pytest.raises(ConfigurationError, match="val_fraction"):
         setup(np.zeros((8, 4, 4), np.uint8), np.arange(8) % 2, np.zeros((2, 4, 4), np.uint8), np.arange(2),
               val_fraction=1.5)
+
+
+@pytest.mark.parametrize("option, value", [("layout", "pixels"), ("label_format", "onehot")])
+def test_unknown_data_options(arrays, option, value):
+    with pytest.raises(ConfigurationError, match=value):
+        ArrayDataModule(*arrays, **{option: value})

@@ -16,7 +16,6 @@ batch with one slice (through ``__getitems__``) instead of assembling it sample 
 from __future__ import annotations
 
 import warnings
-from abc import abstractmethod
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -296,6 +295,8 @@ class ImageDataModule(pl.LightningDataModule):
         self.save_hyperparameters(ignore=list(self.not_hyperparameters))
         if label_format not in ("integer", "one_hot"):
             raise ConfigurationError(f"Unknown label_format {label_format!r}; use integer or one_hot.")
+        if layout not in ("image", "flat", "sequence"):
+            raise ConfigurationError(f"Unknown layout {layout!r}; use image, flat or sequence.")
         self.normalization = Normalization(normalization)
         self.augment = build_augmentation(augmentation, seed)  # fails early on a bad pipeline
         self.class_names: tuple[str, ...] = ()
@@ -303,9 +304,9 @@ class ImageDataModule(pl.LightningDataModule):
         self.train_set = self.val_set = self.test_set = None
 
     # --- what subclasses provide -------------------------------------------------------------------
-    @abstractmethod
     def load_arrays(self) -> ImageArrays:
         """The whole dataset in memory."""
+        raise NotImplementedError(f"{type(self).__name__} must say where its arrays come from (load_arrays).")
 
     def fetch(self) -> None:
         """Make sure the files are on disk (download if need be); runs once per machine."""
