@@ -66,7 +66,7 @@ def test_wandb_offline_run_holds_the_metrics(monkeypatch, tmp_path):
 def final_weights(tmp_path: Path, name: str, *extra: str) -> dict[str, torch.Tensor]:
     run = tmp_path / name
     arguments = [*DIGITS, "--trainer.logger", "false", "--trainer.default_root_dir", str(run),
-                 "--checkpoint.dirpath", str(run), "--test_after_fit", "false",
+                 "--checkpoint.dirpath", str(run / "checkpoints"), "--test_after_fit", "false",
                  # dropout and augmentation draw random numbers: the resumed run must draw the same ones
                  "--model.init_args.network.init_args.dropout", "0.3",
                  "--data.init_args.augmentation", '[{"Affine": {"translate_percent": [-0.1, 0.1], "p": 0.5}}]']
@@ -78,7 +78,7 @@ def test_resuming_from_last_checkpoint_is_exact(tmp_path):
     uninterrupted = final_weights(tmp_path, "straight", "--trainer.max_epochs", "2")
     final_weights(tmp_path, "stopped", "--trainer.max_epochs", "1")
     resumed = final_weights(tmp_path, "resumed", "--trainer.max_epochs", "2",
-                            "--ckpt_path", str(tmp_path / "stopped" / "last.ckpt"))
+                            "--ckpt_path", str(tmp_path / "stopped" / "checkpoints" / "last.ckpt"))
     assert uninterrupted.keys() == resumed.keys()
     for name in uninterrupted:
         assert torch.equal(uninterrupted[name], resumed[name]), name
