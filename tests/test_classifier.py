@@ -81,7 +81,7 @@ def test_regularisation_and_max_norm_apply_during_training(arrays):
     dm = ArrayDataModule(*arrays, layout="flat", batch_size=32)
     network = partial(MLP, hidden_sizes=[16], weight_penalty=Penalty(l2=1e-3))
     model = Classifier(network, input_shape=(64,), num_classes=4, max_norm=0.5, lr=0.05)
-    trainer = fit(model, dm)
+    trainer = fit(model, dm, log_every_n_steps=1)
     assert trainer.callback_metrics["train/regularization"] > 0
     for layer in (m for m in model.modules() if isinstance(m, torch.nn.Linear)):
         assert torch.all(layer.weight.norm(dim=1) <= 0.5 + 1e-5)

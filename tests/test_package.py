@@ -1,0 +1,32 @@
+"""The package is importable from other projects without side effects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_import_has_no_side_effects(tmp_path):
+    code = (
+        "import os, sys, torch\n"
+        "threads, grad = torch.get_num_threads(), torch.is_grad_enabled()\n"
+        "import lightning_dl, lightning_dl.data, lightning_dl.models, lightning_dl.nn, lightning_dl.callbacks\n"
+        "import lightning_dl.cli\n"
+        "assert torch.get_num_threads() == threads and torch.is_grad_enabled() == grad\n"
+        "assert 'WANDB_MODE' not in os.environ, 'importing must not configure wandb'\n"
+        "assert getattr(sys.modules.get('wandb'), 'run', None) is None, 'no wandb run at import'\n"
+        "assert os.listdir('.') == [], os.listdir('.')\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "WANDB_MODE"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_subpackages_export_their_public_classes():
+    import lightning_dl.data as data
+    import lightning_dl.models as models
+    import lightning_dl.nn as nn
+
+    assert {"FashionMNISTDataModule", "MNISTDataModule", "DigitsDataModule", "ArrayDataModule"} <= set(data.__all__)
+    assert {"MLP", "CNN", "RNN", "Penalty"} <= set(nn.__all__) and models.__all__ == ["Classifier"]
