@@ -80,3 +80,12 @@ def test_bad_config_values():
 def test_unknown_data_options(arrays, option, value):
     with pytest.raises(ConfigurationError, match=value):
         ArrayDataModule(*arrays, **{option: value})
+
+
+def test_one_hot_labels_of_the_wrong_width_reach_the_model_with_a_message():
+    model = Classifier(MLP, input_shape=(4,), num_classes=3)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.randn(8, 4), torch.eye(4)[torch.arange(8) % 4]), batch_size=8)
+    trainer = pl.Trainer(fast_dev_run=True, logger=False, enable_progress_bar=False, enable_model_summary=False)
+    with pytest.raises(DataValidationError, match="one-hot vectors of length 3"):
+        trainer.fit(model, loader)

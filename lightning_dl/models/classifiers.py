@@ -102,10 +102,12 @@ class Classifier(pl.LightningModule):
         if stage in self._checked_labels or self.hparams.head == "regression":
             return
         n = 2 if self.hparams.head == "binary" else self.hparams.num_classes
-        if y.is_floating_point():  # one-hot or binary float labels
-            ok = y.shape[-1] == n if self.hparams.head == "multiclass" and y.ndim == 2 else bool(((y == 0) | (y == 1)).all())
-        else:
+        if not y.is_floating_point():  # class indices
             ok = bool(((y >= 0) & (y < n)).all())
+        elif self.hparams.head == "multiclass":  # one-hot (or probability) vectors
+            ok = y.ndim == 2 and y.shape[1] == n
+        else:  # binary labels as floats
+            ok = bool(((y == 0) | (y == 1)).all())
         if not ok:
             raise DataValidationError(
                 f"{stage} labels do not fit a {self.hparams.head} head with {n} classes (got values in "
