@@ -28,13 +28,15 @@ def test_cnn_learns_the_digits_quickly():
     assert seconds < 60, f"took {seconds:.0f} s"  # about 11 s on an idle 2-core machine
 
 
-def wandb_history(run_file: str) -> dict[str, list]:
-    """Metrics from an offline run's ``.wandb`` file (a LevelDB-style log of protobuf records)."""
+def read_wandb_run(run_file: str) -> tuple[dict[str, list], bool]:
+    """Metrics from an offline run's ``.wandb`` file (a LevelDB-style log of protobuf records), and
+    whether the run's closing ``exit`` record has been written yet."""
     from wandb.proto import wandb_internal_pb2 as pb
 
     data = Path(run_file).read_bytes()
     assert data[:4] == b":W&B"
     history: dict[str, list] = {}
+    finished = False
     position, block, record = 7, 32768, b""
     while position + 7 <= len(data):
         left = block - position % block
@@ -48,9 +50,10 @@ def wandb_history(run_file: str) -> dict[str, list]:
             parsed = pb.Record()
             parsed.ParseFromString(record)
             record = b""
+            finished |= parsed.WhichOneof("record_type") == "exit"
             for item in parsed.history.item if parsed.WhichOneof("record_type") == "history" else []:
                 history.setdefault(item.key or "/".join(item.nested_key), []).append(json.loads(item.value_json))
-    return history
+    return history, finished
 
 
 def test_wandb_offline_run_holds_the_metrics(monkeypatch, tmp_path):
@@ -58,8 +61,12 @@ def test_wandb_offline_run_holds_the_metrics(monkeypatch, tmp_path):
     cli_main(["fit", *DIGITS, "--config", str(REPO / "configs/trainer/quick.yaml")])
     runs = glob.glob(str(tmp_path / "runs/wandb/offline-run-*/run-*.wandb"))
     assert len(runs) == 1
-    history = wandb_history(runs[0])
-    assert len(history["val/loss"]) == 2 and len(history["val/accuracy"]) == 2
+    deadline = time.monotonic() + 30  # wandb's service may still be writing the file it was told to close
+    while not (run := read_wandb_run(runs[0]))[1] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    history, finished = run
+    assert finished, "the run never wrote its exit record"
+    assert len(history.get("val/loss", [])) == 2 and len(history.get("val/accuracy", [])) == 2, sorted(history)
     assert 0 <= history["test/accuracy"][-1] <= 1 and "lr-Adam" in history
 
 

@@ -163,18 +163,20 @@ class Classifier(pl.LightningModule):
             self.log(name, value.detach(), prog_bar=name.endswith("loss_step"))
 
     def _log_epoch_metrics(self, stage: str) -> None:
-        loss = getattr(self, f"{stage}_loss")
-        self.log("train/loss_epoch" if stage == "train" else f"{stage}/loss", loss.compute(), prog_bar=True)
-        loss.reset()
+        """Log the epoch's loss and metrics, which torchmetrics synchronises across DDP processes."""
         self._flush_metrics(stage)
-        metrics = getattr(self, f"{stage}_metrics")
-        values = metrics.compute()  # synchronised across DDP processes by torchmetrics
-        for name, value in values.items():
-            if name.endswith("accuracy"):  # top-k error is the textbook's name for 1 - top-k accuracy
-                error_name = name.replace("top5_accuracy", "top5_error").replace("accuracy", "top1_error")
-                self.log(error_name, 1 - value)
-            if not name.endswith("top5_accuracy"):
-                self.log(name, value, prog_bar=name.endswith("/accuracy"))
+        loss, metrics = getattr(self, f"{stage}_loss"), getattr(self, f"{stage}_metrics")
+        loss_name = "train/loss_epoch" if stage == "train" else f"{stage}/loss"
+        values = {loss_name: loss.compute(), **metrics.compute()}
+        for name in [n for n in values if n.endswith("accuracy")]:  # top-k error: the textbook's 1 - accuracy
+            values[name.replace("top5_accuracy", "top5_error").replace("accuracy", "top1_error")] = 1 - values[name]
+        values.pop(f"{stage}/top5_accuracy", None)
+        shown = {loss_name, f"{stage}/accuracy"}
+        # The values are already equal on every process: sync_dist's mean leaves them as they are and
+        # tells Lightning they are global.
+        self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True, sync_dist=True)
+        self.log_dict({k: v for k, v in values.items() if k not in shown}, sync_dist=True)
+        loss.reset()
         metrics.reset()
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
