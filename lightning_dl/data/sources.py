@@ -120,18 +120,24 @@ def _not_found(name: str, directories: list[Path], hint: str, error: Exception |
     )
 
 
+def _torchvision_download(dataset: str, data_dir: Path) -> Callable[[], object]:
+    """Download ``torchvision.datasets.<dataset>`` into ``data_dir`` (its files land in ``<dataset>/raw``)."""
+
+    def download() -> object:
+        import torchvision.datasets
+
+        return getattr(torchvision.datasets, dataset)(str(data_dir), train=True, download=True)
+
+    return download
+
+
 def fetch_fashion_mnist(data_dir: str | Path, download: bool = True) -> dict[str, Path]:
     """Locate Fashion-MNIST: ``data_dir``, then Debian's package, then a torchvision download."""
     data_dir = Path(data_dir)
-    directories = [data_dir, data_dir / "FashionMNIST" / "raw", SYSTEM_FASHION_MNIST_DIR]
-
-    def torchvision_download() -> None:
-        from torchvision.datasets import FashionMNIST
-
-        FashionMNIST(str(data_dir), train=True, download=True)
-
-    return _fetch_idx_dataset("Fashion-MNIST", directories, torchvision_download if download else None,
-                              "On Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist")
+    return _fetch_idx_dataset(
+        "Fashion-MNIST", [data_dir, data_dir / "FashionMNIST" / "raw", SYSTEM_FASHION_MNIST_DIR],
+        _torchvision_download("FashionMNIST", data_dir) if download else None,
+        "On Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist")
 
 
 def load_fashion_mnist(data_dir: str | Path, download: bool = True) -> ImageArrays:
@@ -142,15 +148,10 @@ def load_fashion_mnist(data_dir: str | Path, download: bool = True) -> ImageArra
 def fetch_mnist(data_dir: str | Path, download: bool = True) -> dict[str, Path]:
     """Locate MNIST in ``data_dir`` (or its torchvision layout), downloading it with torchvision if missing."""
     data_dir = Path(data_dir)
-    directories = [data_dir, data_dir / "MNIST" / "raw"]
-
-    def torchvision_download() -> None:
-        from torchvision.datasets import MNIST
-
-        MNIST(str(data_dir), train=True, download=True)
-
-    return _fetch_idx_dataset("MNIST", directories, torchvision_download if download else None,
-                              "Online, torchvision downloads them into <data_dir>/MNIST/raw by itself.")
+    return _fetch_idx_dataset(
+        "MNIST", [data_dir, data_dir / "MNIST" / "raw"],
+        _torchvision_download("MNIST", data_dir) if download else None,
+        "Online, torchvision downloads them into <data_dir>/MNIST/raw by itself.")
 
 
 def load_mnist(data_dir: str | Path, download: bool = True) -> ImageArrays:
