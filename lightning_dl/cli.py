@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,6 @@ class LightningDLCLI(LightningCLI):
 def finish_wandb_run() -> None:
     """Close this process's wandb run (if one was started) so its files are complete and the next
     ``cli_main`` in the same process, a notebook's say, starts a run of its own."""
-    import sys
-
     wandb = sys.modules.get("wandb")
     if wandb is not None and wandb.run is not None:
         wandb.finish()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 
 class DatasetNotFoundError(FileNotFoundError):
     """The files of a dataset are neither on disk nor downloadable from here."""
@@ -13,3 +15,10 @@ class DataValidationError(ValueError):
 
 class ConfigurationError(ValueError):
     """A configuration value that cannot work, e.g. a network that does not fit the data layout."""
+
+
+def check_choice(what: str, value: object, choices: object) -> None:
+    """Raise :class:`ConfigurationError` unless ``value`` is one of the options of the ``Literal`` ``choices``."""
+    options = get_args(choices)
+    if value not in options:
+        raise ConfigurationError(f"Unknown {what} {value!r}; choose one of {', '.join(map(str, options))}.")

@@ -89,3 +89,9 @@ def test_one_hot_labels_of_the_wrong_width_reach_the_model_with_a_message():
     trainer = pl.Trainer(fast_dev_run=True, logger=False, enable_progress_bar=False, enable_model_summary=False)
     with pytest.raises(DataValidationError, match="one-hot vectors of length 3"):
         trainer.fit(model, loader)
+
+
+@pytest.mark.parametrize("option, value", [("head", "softmax"), ("optimizer", "adagrad")])
+def test_unknown_model_options(option, value):
+    with pytest.raises(ConfigurationError, match=f"Unknown {option} '{value}'; choose one of"):
+        Classifier(MLP, input_shape=(4,), num_classes=3, **{option: value})

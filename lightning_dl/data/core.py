@@ -25,7 +25,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lightning_dl.data.sources import ImageArrays
-from lightning_dl.errors import ConfigurationError, DataValidationError
+from lightning_dl.errors import ConfigurationError, DataValidationError, check_choice
 
 NormalizationMode = Literal["standardize", "unit_range", "symmetric_range", "none"]
 Layout = Literal["image", "flat", "sequence"]
@@ -42,9 +42,7 @@ class Normalization:
     """
 
     def __init__(self, mode: NormalizationMode = "standardize") -> None:
-        if mode not in ("standardize", "unit_range", "symmetric_range", "none"):
-            raise ConfigurationError(f"Unknown normalization {mode!r}; use standardize, unit_range, "
-                                     "symmetric_range or none.")
+        check_choice("normalization", mode, NormalizationMode)
         self.mode = mode
         self.shift: Tensor | None = None
         self.scale: Tensor | None = None
@@ -78,14 +76,12 @@ class Normalization:
         """The fitted statistics in the textbook's terms, for logging."""
         if not self.fitted:
             raise RuntimeError("Normalization has no statistics yet: call the DataModule's setup() first.")
-        shift, scale = self.shift.tolist(), self.scale.tolist()
         if self.mode == "standardize":
-            return {"mean": shift, "std": scale}
-        if self.mode == "unit_range":
-            return {"min": shift, "max": [s + d for s, d in zip(shift, scale)]}
-        if self.mode == "symmetric_range":
-            return {"min": [s - d for s, d in zip(shift, scale)], "max": [s + d for s, d in zip(shift, scale)]}
-        return {}
+            return {"mean": self.shift.tolist(), "std": self.scale.tolist()}
+        if self.mode == "none":
+            return {}
+        low = self.shift if self.mode == "unit_range" else self.shift - self.scale  # symmetric: centre ± half-range
+        return {"min": low.tolist(), "max": (self.shift + self.scale).tolist()}
 
     def state_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "shift": self.shift, "scale": self.scale}
@@ -131,10 +127,9 @@ def arrange(images: Tensor, layout: Layout) -> Tensor:
         return images
     if layout == "flat":
         return images.reshape(len(images), -1)
-    if layout == "sequence":
-        n, c, h, w = images.shape
-        return images.permute(0, 2, 3, 1).reshape(n, h, w * c)
-    raise ConfigurationError(f"Unknown layout {layout!r}; use image, flat or sequence.")
+    check_choice("layout", layout, Layout)
+    n, c, h, w = images.shape  # sequence: one step per row, each pixel's channels side by side
+    return images.permute(0, 2, 3, 1).reshape(n, h, w * c)
 
 
 class InMemoryDataset(Dataset):
@@ -293,10 +288,8 @@ class ImageDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=list(self.not_hyperparameters))
-        if label_format not in ("integer", "one_hot"):
-            raise ConfigurationError(f"Unknown label_format {label_format!r}; use integer or one_hot.")
-        if layout not in ("image", "flat", "sequence"):
-            raise ConfigurationError(f"Unknown layout {layout!r}; use image, flat or sequence.")
+        check_choice("label_format", label_format, LabelFormat)
+        check_choice("layout", layout, Layout)
         self.normalization = Normalization(normalization)
         self.augment = build_augmentation(augmentation, seed)  # fails early on a bad pipeline
         self.class_names: tuple[str, ...] = ()

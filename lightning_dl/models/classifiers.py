@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 
-from lightning_dl.errors import ConfigurationError, DataValidationError
+from lightning_dl.errors import ConfigurationError, DataValidationError, check_choice
 from lightning_dl.nn.regularizers import apply_max_norm, regularization_loss
 
 #: Builds a network from the shape of one input and the number of outputs: ``CNN``, ``MLP``, ``RNN``, ...
@@ -41,7 +41,8 @@ class Classifier(pl.LightningModule):
         optimizer: ``adam``, ``rmsprop`` or ``sgd``.
         lr: Learning rate.
         momentum: Momentum of SGD and RMSprop.
-        weight_decay: Decoupled L2 weight decay of the optimiser (layer-wise penalties live in the network).
+        weight_decay: Weight decay of the optimiser, decoupled (AdamW) for adam (layer-wise penalties live
+            in the network).
         reduce_lr_on_plateau: Divide the learning rate by 10 when validation loss stalls.
         lr_patience: Epochs without improvement before ReduceLROnPlateau lowers the learning rate.
         max_norm: Max-norm constraint on each unit's incoming weights, applied after every step.
@@ -63,8 +64,8 @@ class Classifier(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if head not in ("multiclass", "binary", "regression"):
-            raise ConfigurationError(f"Unknown head {head!r}; use multiclass, binary or regression.")
+        check_choice("head", head, Head)
+        check_choice("optimizer", optimizer, OptimizerName)
         if head == "multiclass" and num_classes < 2:
             raise ConfigurationError(f"A multiclass head needs num_classes >= 2, got {num_classes}; "
                                      "for two classes in one unit use head: binary.")
@@ -201,8 +202,9 @@ class Classifier(pl.LightningModule):
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         """Class probabilities (multiclass/binary) or predicted values (regression)."""
         outputs = self(batch[0])
-        return {"multiclass": lambda o: o.softmax(-1), "binary": torch.sigmoid,
-                "regression": lambda o: o}[self.hparams.head](outputs)
+        if self.hparams.head == "multiclass":
+            return outputs.softmax(-1)
+        return torch.sigmoid(outputs) if self.hparams.head == "binary" else outputs
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch_metrics("train")
@@ -221,10 +223,8 @@ class Classifier(pl.LightningModule):
                 if hp.weight_decay else torch.optim.Adam(self.parameters(), lr=hp.lr)
         elif hp.optimizer == "rmsprop":
             optimizer = torch.optim.RMSprop(self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
-        elif hp.optimizer == "sgd":
-            optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
         else:
-            raise ConfigurationError(f"Unknown optimizer {hp.optimizer!r}; use adam, rmsprop or sgd.")
+            optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
         if not hp.reduce_lr_on_plateau:
             return optimizer
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=hp.lr_patience)
