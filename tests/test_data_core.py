@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lightning_dl.data import ArrayDataModule, InMemoryDataset
-from lightning_dl.data.core import Normalization, arrange, stratified_split
+from lightning_dl.data import Normalization, arrange, stratified_split
 from lightning_dl.errors import ConfigurationError
 
 from conftest import make_images

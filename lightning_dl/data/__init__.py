@@ -1,11 +1,29 @@
-"""LightningDataModules and the sources of their data."""
+"""LightningDataModules, the data core they share, and the sources of their data.
 
-from lightning_dl.data.core import ImageDataModule, InMemoryDataset, Normalization, build_augmentation
-from lightning_dl.data.sources import ImageArrays, load_digits, load_fashion_mnist, load_mnist, read_idx
+One data core serves every modality: split strategies (:mod:`~lightning_dl.data.splits`), preprocessors
+fitted on the train split only (:mod:`~lightning_dl.data.preprocessing`), deterministic transforms on every
+split and train-only augmentation (:mod:`~lightning_dl.data.transforms`), in-memory datasets and samplers
+(:mod:`~lightning_dl.data.core`).
+"""
+
+from lightning_dl.data.core import (EpochShuffleSampler, EvaluationSampler, InMemoryDataModule, InMemoryDataset,
+                                    make_targets)
+from lightning_dl.data.images import ImageDataModule, arrange
+from lightning_dl.data.preprocessing import (FeatureNormalization, Normalization, Preprocessor, SeriesScaler,
+                                             Vocabulary)
+from lightning_dl.data.sources import (ImageArrays, TableArrays, load_digits, load_fashion_mnist, load_mnist,
+                                       load_table, read_idx)
+from lightning_dl.data.splits import (AllData, ChronologicalSplit, ShuffledKFold, ShuffledSplit, StratifiedKFold,
+                                      StratifiedShuffleSplit, make_split, stratified_split)
+from lightning_dl.data.tabular import TabularDataModule
+from lightning_dl.data.transforms import build_augmentation, build_transforms
 from lightning_dl.data.vision import ArrayDataModule, DigitsDataModule, FashionMNISTDataModule, MNISTDataModule
 
 __all__ = [
-    "ArrayDataModule", "DigitsDataModule", "FashionMNISTDataModule", "ImageArrays", "ImageDataModule",
-    "InMemoryDataset", "MNISTDataModule", "Normalization", "build_augmentation", "load_digits",
-    "load_fashion_mnist", "load_mnist", "read_idx",
+    "AllData", "ArrayDataModule", "ChronologicalSplit", "DigitsDataModule", "EpochShuffleSampler",
+    "EvaluationSampler", "FashionMNISTDataModule", "FeatureNormalization", "ImageArrays", "ImageDataModule",
+    "InMemoryDataModule", "InMemoryDataset", "MNISTDataModule", "Normalization", "Preprocessor", "SeriesScaler",
+    "ShuffledKFold", "ShuffledSplit", "StratifiedKFold", "StratifiedShuffleSplit", "TableArrays",
+    "TabularDataModule", "Vocabulary", "arrange", "build_augmentation", "build_transforms", "load_digits",
+    "load_fashion_mnist", "load_mnist", "load_table", "make_split", "make_targets", "read_idx", "stratified_split",
 ]

@@ -1,21 +1,27 @@
-"""The machinery every image DataModule shares.
+"""The machinery every DataModule shares, whatever the modality.
 
 The order of operations is the point of this module, and it is the textbook's:
 
-1. shuffle, then split the training set into train/validation (stratified by label, seeded) — or pick
-   one fold of a stratified k-fold split; the test set is never touched;
-2. fit the normalisation on the **train split only** and apply it, unchanged, to validation and test;
-3. augment the train split only;
-4. arrange each batch in the layout the network reads (image, flat vector, or sequence of rows) and the
-   labels in the format the loss wants (integer or one-hot).
+1. shuffle, then split the training set into train/validation with a split strategy
+   (:mod:`lightning_dl.data.splits`: stratified, k-fold, shuffled, chronological, all data); the test set
+   is never touched;
+2. fit the preprocessors (:mod:`lightning_dl.data.preprocessing`) on the **train split only** and apply
+   them, unchanged, to validation and test; what was fitted lives in ``state_dict()``, so a checkpoint
+   carries it;
+3. deterministic transforms on every split, random augmentation on the train split only (modalities that
+   have them, e.g. images);
+4. targets in the format the loss wants: ``integer`` classes, ``one_hot``, ``float`` (regression,
+   ``(N, k)``) or ``none`` (GANs, autoencoders). Every batch is a tuple whose first element is the inputs:
+   ``(inputs, targets)``, or ``(inputs,)`` with ``none``.
 
 Small datasets stay in memory as tensors. A ``DataLoader`` over :class:`InMemoryDataset` fetches each
-batch with one slice (through ``__getitems__``) instead of assembling it sample by sample.
+batch with one slice (through ``__getitems__``) instead of assembling it sample by sample. Training order
+and augmentation depend only on ``(seed, epoch, rank)``; validation/test/predict are sharded across DDP
+processes without padding, so every sample counts exactly once.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -24,355 +30,243 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from lightning_dl.data.sources import ImageArrays
+from lightning_dl.data.preprocessing import Preprocessor
+from lightning_dl.data.splits import SplitKind, make_split
+from lightning_dl.data.transforms import stream_seed
 from lightning_dl.errors import ConfigurationError, DataValidationError, check_choice
 
-NormalizationMode = Literal["standardize", "unit_range", "symmetric_range", "none"]
-Layout = Literal["image", "flat", "sequence"]
-LabelFormat = Literal["integer", "one_hot"]
-#: An albumentations pipeline as plain data: ``[{"HorizontalFlip": {"p": 0.5}}, {"Affine": {...}}]``.
-AugmentationSpec = list[dict[str, dict[str, Any]]]
+LabelFormat = Literal["integer", "one_hot", "float", "none"]
+Batch = tuple[Tensor, ...]
 
 
-class Normalization:
-    """Per-channel affine normalisation ``(x - shift) / scale``, fitted on training images only.
-
-    ``standardize`` subtracts the mean and divides by the standard deviation; ``unit_range`` maps the
-    train minimum/maximum to 0/1, ``symmetric_range`` to -1/1; ``none`` leaves values as they are.
-    """
-
-    def __init__(self, mode: NormalizationMode = "standardize") -> None:
-        check_choice("normalization", mode, NormalizationMode)
-        self.mode = mode
-        self.shift: Tensor | None = None
-        self.scale: Tensor | None = None
-
-    @property
-    def fitted(self) -> bool:
-        return self.shift is not None
-
-    def fit(self, images: np.ndarray) -> Normalization:
-        """Fit on ``(N, H, W, C)`` training images."""
-        pixels = images.reshape(-1, images.shape[-1])
-        if self.mode == "standardize":
-            shift, scale = pixels.mean(axis=0, dtype=np.float64), pixels.std(axis=0, dtype=np.float64)
-        elif self.mode in ("unit_range", "symmetric_range"):
-            low, high = pixels.min(axis=0).astype(np.float64), pixels.max(axis=0).astype(np.float64)
-            shift, scale = (low, high - low) if self.mode == "unit_range" else ((high + low) / 2, (high - low) / 2)
-        else:
-            shift, scale = np.zeros(pixels.shape[1]), np.ones(pixels.shape[1])
-        scale = np.where(scale > 0, scale, 1.0)  # a constant channel stays put instead of dividing by zero
-        self.shift = torch.as_tensor(shift, dtype=torch.float32)
-        self.scale = torch.as_tensor(scale, dtype=torch.float32)
-        return self
-
-    def __call__(self, images: Tensor) -> Tensor:
-        """Normalise ``(N, C, H, W)`` float images."""
-        if not self.fitted:
-            raise RuntimeError("Normalization has no statistics yet: fit it on the training images first.")
-        return (images - self.shift[:, None, None]) / self.scale[:, None, None]
-
-    def statistics(self) -> dict[str, list[float]]:
-        """The fitted statistics in the textbook's terms, for logging."""
-        if not self.fitted:
-            raise RuntimeError("Normalization has no statistics yet: call the DataModule's setup() first.")
-        if self.mode == "standardize":
-            return {"mean": self.shift.tolist(), "std": self.scale.tolist()}
-        if self.mode == "none":
-            return {}
-        low = self.shift if self.mode == "unit_range" else self.shift - self.scale  # symmetric: centre ± half-range
-        return {"min": low.tolist(), "max": (self.shift + self.scale).tolist()}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "shift": self.shift, "scale": self.scale}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.mode, self.shift, self.scale = state["mode"], state["shift"], state["scale"]
-
-
-def build_augmentation(spec: AugmentationSpec | None, seed: int | None = None) -> Callable | None:
-    """An albumentations ``Compose`` from ``[{"TransformName": {arg: value}}, ...]``.
-
-    albumentations only warns about unknown or renamed arguments; here they are errors, because a
-    silently ignored augmentation argument trains a different model than the config says.
-    """
-    if not spec:
+def make_targets(labels: np.ndarray | None, label_format: LabelFormat, num_classes: int | None = None) -> Tensor | None:
+    """Targets as the loss wants them: ``integer`` (N,) long, ``one_hot`` (N, classes) float,
+    ``float`` (N, k) float (a 1-D target becomes (N, 1)), or ``None`` for ``none``."""
+    check_choice("label_format", label_format, LabelFormat)
+    if label_format == "none":
         return None
-    import albumentations as A
-
-    transforms = []
-    for entry in spec:
-        if not isinstance(entry, dict) or len(entry) != 1:
-            raise ConfigurationError(f"Each augmentation is one {{TransformName: {{arguments}}}} mapping; got {entry!r}.")
-        (name, kwargs), = entry.items()
-        transform_class = getattr(A, name, None)
-        if not (isinstance(transform_class, type) and issubclass(transform_class, A.BasicTransform)):
-            raise ConfigurationError(f"Unknown augmentation {name!r}: it is not an albumentations transform "
-                                     "(names are case-sensitive, e.g. HorizontalFlip, Affine, RandomCrop).")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                transforms.append(transform_class(**(kwargs or {})))
-            except (TypeError, ValueError) as error:
-                raise ConfigurationError(f"Bad arguments for augmentation {name}: {error}") from error
-        problems = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-        if problems:
-            raise ConfigurationError(f"Bad arguments for augmentation {name}: {' '.join(problems)}")
-    return A.Compose(transforms, seed=seed)
-
-
-def arrange(images: Tensor, layout: Layout) -> Tensor:
-    """Arrange ``(N, C, H, W)`` images as the network reads them: image, flat (H·W·C) or sequence (H, W·C)."""
-    if layout == "image":
-        return images
-    if layout == "flat":
-        return images.reshape(len(images), -1)
-    check_choice("layout", layout, Layout)
-    n, c, h, w = images.shape  # sequence: one step per row, each pixel's channels side by side
-    return images.permute(0, 2, 3, 1).reshape(n, h, w * c)
+    if labels is None:
+        raise ConfigurationError(f"label_format {label_format!r} needs targets, but this data has none; "
+                                 "use label_format: none.")
+    if label_format == "float":
+        targets = torch.as_tensor(np.asarray(labels, dtype=np.float32))
+        return targets[:, None] if targets.dim() == 1 else targets.reshape(len(targets), -1)
+    targets = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    if label_format == "one_hot":
+        return torch.nn.functional.one_hot(targets, num_classes).float()
+    return targets
 
 
 class InMemoryDataset(Dataset):
     """Inputs and targets held in memory; a ``DataLoader`` fetches each batch with one slice.
 
-    With a ``transform`` the stored inputs are raw ``(N, H, W, C)`` arrays and the transform turns a raw
-    batch into model inputs (used for augmentation, which must see every sample anew each epoch);
-    without one the inputs are stored ready to use.
+    With a ``transform`` the stored inputs are raw and the transform turns a raw batch into model inputs
+    (used for augmentation, which must see every sample anew each epoch, and for inputs too big to hold
+    preprocessed); without one the inputs are stored ready to use. ``targets=None`` gives 1-tuples
+    ``(inputs,)``. Items may be plain indices or ``(epoch, rank, position, index)`` from
+    :class:`EpochShuffleSampler`, whose first three name the batch's random stream.
     """
 
-    def __init__(self, inputs: Tensor | np.ndarray, targets: Tensor,
-                 transform: Callable[[np.ndarray], Tensor] | None = None) -> None:
-        if len(inputs) != len(targets):
+    def __init__(self, inputs: Tensor | np.ndarray, targets: Tensor | None = None,
+                 transform: Callable[..., Tensor] | None = None) -> None:
+        if targets is not None and len(inputs) != len(targets):
             raise DataValidationError(f"{len(inputs)} inputs but {len(targets)} targets; they must pair up.")
         self.inputs, self.targets, self.transform = inputs, targets, transform
 
     def __len__(self) -> int:
-        return len(self.targets)
+        return len(self.inputs)
+
+    @property
+    def random(self) -> bool:
+        """Whether batches depend on a random stream (augmentation)."""
+        return bool(getattr(self.transform, "random", False))
 
     def set_epoch(self, epoch: int) -> None:
         if hasattr(self.transform, "set_epoch"):
             self.transform.set_epoch(epoch)
 
-    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
-        inputs = self.inputs[indices]
+    def __getitems__(self, items: list) -> Batch:
+        key = None
+        if items and isinstance(items[0], tuple):
+            key, items = items[0][:3], [item[3] for item in items]
+        inputs = self.inputs[items]
         if self.transform is not None:
-            inputs = self.transform(inputs)
-        return inputs, self.targets[indices]
+            inputs = self.transform(inputs, key) if key is not None else self.transform(inputs)
+        return (inputs,) if self.targets is None else (inputs, self.targets[items])
 
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        inputs, targets = self.__getitems__([index])
-        return inputs[0], targets[0]
-
-
-class AugmentThenPrepare:
-    """Augment each raw image of a batch anew, then prepare the batch as model inputs.
-
-    The augmentation's random generators are reseeded from ``(seed, epoch)`` at every epoch, so a run
-    resumed from a checkpoint sees exactly the augmentations the uninterrupted run saw.
-    """
-
-    def __init__(self, augment: Any, prepare: Callable[[np.ndarray], Tensor], seed: int) -> None:
-        self.augment, self.prepare, self.seed = augment, prepare, seed
-
-    def set_epoch(self, epoch: int) -> None:
-        self.augment.set_random_seed(self.seed + epoch)
-
-    def __call__(self, raw: np.ndarray) -> Tensor:
-        return self.prepare(np.stack([self.augment(image=image)["image"] for image in raw]))
+    def __getitem__(self, index: int) -> Batch:
+        return tuple(part[0] for part in self.__getitems__([index]))
 
 
 class EpochShuffleSampler(DistributedSampler):
     """A seeded shuffle that depends only on ``(seed, epoch)``, sharded across DDP processes.
 
-    Lightning calls ``set_epoch`` before each epoch; the dataset hears of it too (to reseed its
-    augmentation). Nothing depends on the global random state, so resuming replays the same order.
+    The epoch is read when iteration starts, from ``epoch_source`` (the trainer's count of epochs begun)
+    when there is one, else from :meth:`set_epoch`. Lightning builds the first iterator of a resumed run
+    before it calls ``set_epoch``, and with ``num_workers > 0`` the workers fetch indices right away, so
+    without this the first resumed epoch would replay epoch 0's order.
+
+    For a dataset with augmentation each item is ``(epoch, rank, position, index)``, so each batch's
+    random stream is fixed by where it sits, whichever worker builds it; otherwise items are plain indices.
     """
+
+    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0, seed: int = 0,
+                 epoch_source: Callable[[], int | None] | None = None) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self.epoch_source = epoch_source
+
+    def current_epoch(self) -> int:
+        epoch = self.epoch_source() if self.epoch_source is not None else None
+        return self.epoch if epoch is None else int(epoch)
 
     def set_epoch(self, epoch: int) -> None:
         super().set_epoch(epoch)
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
 
+    def __iter__(self):
+        epoch = self.current_epoch()
+        generator = torch.Generator()
+        generator.manual_seed(stream_seed(self.seed, epoch) >> 1)  # seed + epoch would collide across seeds
+        order = torch.randperm(len(self.dataset), generator=generator).tolist()
+        if order:
+            order += (order * (self.total_size // len(order) + 1))[:self.total_size - len(order)]  # pad to divide
+        shard = order[self.rank:self.total_size:self.num_replicas]
+        if getattr(self.dataset, "random", False):
+            return iter([(epoch, self.rank, position, index) for position, index in enumerate(shard)])
+        return iter(shard)
 
-def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+
+class EvaluationSampler(DistributedSampler):
+    """Every ``num_replicas``-th sample from ``rank`` on, in order, without padding.
+
+    Lightning's own ``DistributedSampler`` repeats samples so every process gets as many; in
+    validation and test that counts them twice. Here each sample is seen by exactly one process.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
+
+    def __iter__(self):
+        return iter(range(self.rank, len(self.dataset), self.num_replicas))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.dataset), self.num_replicas))
+
+
+def keep_batch(batch: Batch) -> Batch:
     """``collate_fn`` for :class:`InMemoryDataset`: its ``__getitems__`` already returns a whole batch."""
     return batch
 
 
-def validate_arrays(images: np.ndarray, labels: np.ndarray, num_classes: int, name: str) -> np.ndarray:
-    """Check one split before training on it; return the images as ``(N, H, W, C)``."""
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4:
-        raise DataValidationError(f"{name} images have shape {images.shape}; expected (N, H, W) or (N, H, W, C).")
-    if len(images) != len(labels):
-        raise DataValidationError(f"{name} has {len(images)} images but {len(labels)} labels.")
-    if np.issubdtype(images.dtype, np.floating):
-        bad = ~np.isfinite(images.reshape(len(images), -1)).all(axis=1)
-        if bad.any():
-            raise DataValidationError(
-                f"{name} images contain NaN or infinite values in {int(bad.sum())} samples (first at index "
-                f"{int(np.argmax(bad))}); drop or impute those samples before training.")
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise DataValidationError(f"{name} labels must be a 1-D array of integer class indices; "
-                                  f"got dtype {labels.dtype} and shape {labels.shape}.")
-    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-        raise DataValidationError(
-            f"{name} labels range over [{labels.min()}, {labels.max()}] but num_classes is {num_classes}: "
-            f"labels must lie in [0, {num_classes - 1}]. Relabel the data or raise num_classes.")
-    return images
+class InMemoryDataModule(pl.LightningDataModule):
+    """The shared machinery: split, fit preprocessors on the train split, in-memory datasets, loaders, state.
 
+    Subclasses load and split their data (:meth:`load_splits`, using :meth:`split_indices`), fit their
+    :attr:`preprocessors` on the train split (:meth:`fit_preprocessors`) and build a dataset per stage
+    (:meth:`build_dataset`). Everything in :attr:`preprocessors` is saved in ``state_dict()`` (so in
+    checkpoints), logged as ``data/<name>/<statistic>`` hyperparameters, and restored by
+    ``load_state_dict()``, which rebuilds the datasets with what it restores.
 
-def stratified_split(labels: np.ndarray, val_fraction: float, num_folds: int | None, fold: int,
-                     seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the train and validation samples: shuffled, stratified by label, seeded.
-
-    With ``num_folds`` the validation samples are fold ``fold`` of a stratified k-fold split.
-    """
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-
-    indices = np.arange(len(labels))
-    if num_folds is not None:
-        if num_folds < 2 or not 0 <= fold < num_folds:
-            raise ConfigurationError(f"num_folds={num_folds}, fold={fold}: need num_folds >= 2 and "
-                                     f"0 <= fold < num_folds.")
-        folds = StratifiedKFold(n_splits=num_folds, shuffle=True, random_state=seed).split(indices, labels)
-        return list(folds)[fold]
-    if not 0 < val_fraction < 1:
-        raise ConfigurationError(f"val_fraction={val_fraction} must lie strictly between 0 and 1.")
-    train, val = train_test_split(indices, test_size=val_fraction, stratify=labels, random_state=seed, shuffle=True)
-    return np.sort(train), np.sort(val)
-
-
-class ImageDataModule(pl.LightningDataModule):
-    """Image classification data with the hygiene done right: split, normalise, augment, arrange.
-
-    Subclasses say where the arrays come from (:meth:`load_arrays`) and what they look like
-    (``image_shape`` as (H, W, C), ``num_classes``); everything else is shared.
-
-    Args:
-        data_dir: Folder to look for (and download) dataset files in.
-        batch_size: Samples per batch.
-        val_fraction: Share of the training set held out for validation (ignored with ``num_folds``).
-        normalization: ``standardize`` (per-channel mean/std), ``unit_range`` ([0, 1]),
-            ``symmetric_range`` ([-1, 1]) or ``none``; always fitted on the train split only.
-        augmentation: albumentations transforms for the train split, e.g. ``[{"HorizontalFlip": {"p": 0.5}}]``.
-        label_format: ``integer`` class indices or ``one_hot`` vectors.
-        layout: ``image`` (C, H, W) for CNNs, ``flat`` (H·W·C) for MLPs, ``sequence`` (H, W·C) for RNNs.
-        num_folds: Use a stratified k-fold split instead of ``val_fraction``.
-        fold: Which fold is the validation set when ``num_folds`` is set.
-        seed: Seed of the split, the shuffling and the augmentation.
-        num_workers: DataLoader worker processes; 0 keeps in-memory data on the fastest path.
+    Attributes a model can be built from (absent or ``None`` where they do not apply): ``input_shape``,
+    ``num_classes``, ``num_outputs``, ``class_names``, ``vocab_size``.
     """
 
-    image_shape: tuple[int, int, int]
-    num_classes: int
     #: Constructor arguments that are data, not settings, and so stay out of the logged hyperparameters.
     not_hyperparameters: tuple[str, ...] = ()
+    #: Validation/test shards may legitimately be empty on some processes (no padding).
+    allow_zero_length_dataloader_with_multiple_devices = True
 
-    def __init__(
-        self,
-        data_dir: str = "data",
-        batch_size: int = 128,
-        val_fraction: float = 0.1,
-        normalization: NormalizationMode = "standardize",
-        augmentation: AugmentationSpec | None = None,
-        label_format: LabelFormat = "integer",
-        layout: Layout = "image",
-        num_folds: int | None = None,
-        fold: int = 0,
-        seed: int = 42,
-        num_workers: int = 0,
-    ) -> None:
+    num_classes: int | None = None
+    num_outputs: int | None = None
+    class_names: tuple[str, ...] | None = None
+    vocab_size: int | None = None
+
+    def __init__(self, batch_size: int = 128, val_fraction: float = 0.1, split: SplitKind = "auto",
+                 num_folds: int | None = None, fold: int = 0, seed: int = 42, num_workers: int = 0) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=list(self.not_hyperparameters))
-        check_choice("label_format", label_format, LabelFormat)
-        check_choice("layout", layout, Layout)
-        self.normalization = Normalization(normalization)
-        self.augment = build_augmentation(augmentation, seed)  # fails early on a bad pipeline
-        self.class_names: tuple[str, ...] = ()
-        self._split: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
-        self.train_set = self.val_set = self.test_set = None
+        check_choice("split", split, SplitKind)
+        self.preprocessors: dict[str, Preprocessor] = {}
+        self.train_set: InMemoryDataset | None = None
+        self.val_set: InMemoryDataset | None = None
+        self.test_set: InMemoryDataset | None = None
+        self._splits: dict[str, tuple[Any, Any]] | None = None
+        self._logged_statistics: tuple[int, str] | None = None
 
     # --- what subclasses provide -------------------------------------------------------------------
-    def load_arrays(self) -> ImageArrays:
-        """The whole dataset in memory."""
-        raise NotImplementedError(f"{type(self).__name__} must say where its arrays come from (load_arrays).")
-
     def fetch(self) -> None:
         """Make sure the files are on disk (download if need be); runs once per machine."""
 
-    # --- shapes the model is built for -------------------------------------------------------------
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        """The shape of one model input in the chosen layout."""
-        h, w, c = self.image_shape
-        return {"image": (c, h, w), "flat": (h * w * c,), "sequence": (h, w * c)}[self.hparams.layout]
+    def load_splits(self) -> dict[str, tuple[Any, Any]]:
+        """Load and validate the data; return ``{"train", "val", "test"}`` as ``(inputs, labels)`` pairs."""
+        raise NotImplementedError(f"{type(self).__name__} must say where its data comes from (load_splits).")
 
-    # --- LightningDataModule hooks -----------------------------------------------------------------
+    def fit_preprocessors(self, train: tuple[Any, Any]) -> None:
+        """Fit every preprocessor on the train split's ``(inputs, labels)``."""
+        for preprocessor in self.preprocessors.values():
+            preprocessor.fit(train[0])
+
+    def build_dataset(self, stage: str, inputs: Any, labels: Any) -> InMemoryDataset:
+        """The dataset of one stage (``train``, ``val`` or ``test``) from its raw inputs and labels."""
+        raise NotImplementedError
+
+    # --- the shared machinery ----------------------------------------------------------------------
+    def split_indices(self, labels_or_n: np.ndarray | int, stratifiable: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Train/validation indices by the configured split strategy."""
+        hp = self.hparams
+        return make_split(hp.split, hp.val_fraction, hp.num_folds, hp.fold, hp.seed, stratifiable)(labels_or_n)
+
     def prepare_data(self) -> None:
         self.fetch()
 
     def setup(self, stage: str | None = None) -> None:
-        if self._split is None:
-            self._split = self._load_and_split()
-        if not self.normalization.fitted:
-            self.normalization.fit(self._split["train"][0])
-            self._log_statistics()
+        if self._splits is None:
+            self._splits = self.load_splits()
+        if not all(p.fitted for p in self.preprocessors.values()):
+            self.fit_preprocessors(self._splits["train"])
         if self.train_set is None:  # setup runs once per stage; the data is prepared once
             self._build_datasets()
 
-    def _load_and_split(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        arrays = self.load_arrays()
-        self.class_names = arrays.class_names
-        train_images = validate_arrays(arrays.train_images, arrays.train_labels, self.num_classes, "training")
-        test_images = validate_arrays(arrays.test_images, arrays.test_labels, self.num_classes, "test")
-        for name, images in (("training", train_images), ("test", test_images)):
-            if tuple(images.shape[1:]) != tuple(self.image_shape):
-                raise DataValidationError(f"{name} images are {images.shape[1:]} (H, W, C) but "
-                                          f"{type(self).__name__} expects {tuple(self.image_shape)}.")
-        hp = self.hparams
-        train, val = stratified_split(arrays.train_labels, hp.val_fraction, hp.num_folds, hp.fold, hp.seed)
-        return {"train": (train_images[train], arrays.train_labels[train]),
-                "val": (train_images[val], arrays.train_labels[val]),
-                "test": (test_images, arrays.test_labels)}
-
     def _build_datasets(self) -> None:
-        self.train_set = self._dataset(*self._split["train"], augment=self.augment)
-        self.val_set = self._dataset(*self._split["val"])
-        self.test_set = self._dataset(*self._split["test"])
+        for stage in ("train", "val", "test"):
+            setattr(self, f"{stage}_set", self.build_dataset(stage, *self._splits[stage]))
 
-    def _dataset(self, images: np.ndarray, labels: np.ndarray, augment: Callable | None = None) -> InMemoryDataset:
-        targets = torch.as_tensor(labels, dtype=torch.long)
-        if self.hparams.label_format == "one_hot":
-            targets = torch.nn.functional.one_hot(targets, self.num_classes).float()
-        if augment is None:
-            return InMemoryDataset(self.to_inputs(images), targets)
-        return InMemoryDataset(images, targets, transform=AugmentThenPrepare(augment, self.to_inputs, self.hparams.seed))
-
-    def to_inputs(self, images: np.ndarray) -> Tensor:
-        """Raw ``(N, H, W, C)`` images to normalised model inputs in the chosen layout."""
-        tensor = torch.as_tensor(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
-        return arrange(self.normalization(tensor), self.hparams.layout)
+    def statistics(self) -> dict[str, Any]:
+        """What the preprocessors fitted, as ``data/<name>/<statistic>``."""
+        return {f"data/{name}/{key}": value for name, p in self.preprocessors.items() if p.fitted
+                for key, value in p.statistics().items()}
 
     def _log_statistics(self) -> None:
+        """Log the statistics in use. Called when a dataloader is built, which is after Lightning has restored a
+        checkpoint's state, so ``test --ckpt_path`` logs the checkpoint's statistics, not freshly fitted ones."""
         trainer = self.trainer
-        if trainer is not None and trainer.logger is not None:
-            stats = self.normalization.statistics()
-            trainer.logger.log_hyperparams({f"data/normalization/{k}": v for k, v in stats.items()})
+        if trainer is None or trainer.logger is None:
+            return
+        statistics = self.statistics()
+        stamp = (id(trainer.logger), repr(statistics))
+        if statistics and stamp != self._logged_statistics:
+            trainer.logger.log_hyperparams(statistics)
+            self._logged_statistics = stamp
 
-    # --- loaders -----------------------------------------------------------------------------------
+    def _training_epoch(self) -> int | None:
+        trainer = self.trainer
+        return None if trainer is None else trainer.fit_loop.epoch_progress.current.processed
+
+    def _world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
     def _loader(self, dataset: InMemoryDataset | None, shuffle: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("Call setup() before asking for a dataloader.")
-        sampler = None
+        self._log_statistics()
+        world, rank = self._world()
         if shuffle:
-            trainer = self.trainer
-            world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-            sampler = EpochShuffleSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.hparams.seed)
-        # Workers are re-created each epoch (not persistent) so they pick up the reseeded augmentation.
+            sampler = EpochShuffleSampler(dataset, num_replicas=world, rank=rank, seed=self.hparams.seed,
+                                          epoch_source=self._training_epoch)
+        else:
+            sampler = EvaluationSampler(dataset, num_replicas=world, rank=rank)
+        # Workers are re-created each epoch (not persistent); the augmentation stream travels in the indices.
         return DataLoader(dataset, batch_size=self.hparams.batch_size, sampler=sampler, collate_fn=keep_batch,
                           num_workers=self.hparams.num_workers)
 
@@ -388,12 +282,15 @@ class ImageDataModule(pl.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, shuffle=False)
 
-    # --- checkpointing: the fitted statistics travel with the model --------------------------------
+    # --- checkpointing: what was fitted travels with the model -------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"normalization": self.normalization.state_dict()} if self.normalization.fitted else {}
+        return {name: p.state_dict() for name, p in self.preprocessors.items() if p.fitted}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if "normalization" in state_dict:
-            self.normalization.load_state_dict(state_dict["normalization"])
-            if self._split is not None:  # Lightning restores after setup(): rebuild with the restored statistics
-                self._build_datasets()
+        restored = False
+        for name, state in state_dict.items():
+            if name in self.preprocessors:
+                self.preprocessors[name].load_state_dict(state)
+                restored = True
+        if restored and self._splits is not None:  # Lightning restores after setup(): rebuild with what it restored
+            self._build_datasets()

@@ -1,6 +1,7 @@
 """Where the datasets come from: one loader per dataset, each returning in-memory arrays.
 
-Every loader returns an :class:`ImageArrays` with images as ``(N, H, W, C)`` arrays and integer labels.
+Image loaders return an :class:`ImageArrays` with images as ``(N, H, W, C)`` arrays and integer labels;
+table loaders (scikit-learn's bundled diabetes, breast cancer and wine) a :class:`TableArrays`.
 Files are looked for on disk first (the user's ``data_dir``, then the system-wide copies that Debian
 packages install) and downloaded with torchvision only when nothing is found. When neither works, the
 error names the files and the places where putting them would help.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -39,13 +40,29 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dt
 
 @dataclass(frozen=True)
 class ImageArrays:
-    """An image classification dataset in memory: ``(N, H, W, C)`` images and ``(N,)`` integer labels."""
+    """An image dataset in memory: ``(N, H, W, C)`` images and ``(N,)`` integer labels (or ``None``)."""
 
     train_images: np.ndarray
-    train_labels: np.ndarray
+    train_labels: np.ndarray | None
     test_images: np.ndarray
-    test_labels: np.ndarray
+    test_labels: np.ndarray | None
     class_names: tuple[str, ...]
+
+
+TableTask = Literal["classification", "regression"]
+TABLE_DATASETS = ("diabetes", "breast_cancer", "wine")
+
+
+@dataclass(frozen=True)
+class TableArrays:
+    """A table in memory: ``(N, F)`` float features, ``(N,)`` targets, and the names of both."""
+
+    features: np.ndarray
+    targets: np.ndarray
+    feature_names: tuple[str, ...]
+    target_name: str
+    task: TableTask
+    class_names: tuple[str, ...] | None = None
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -174,3 +191,21 @@ def load_digits(test_fraction: float = 0.2) -> ImageArrays:
     train, test = train_test_split(np.arange(len(labels)), test_size=test_fraction, stratify=labels,
                                    random_state=0, shuffle=True)
     return ImageArrays(images[train], labels[train], images[test], labels[test], DIGIT_CLASSES)
+
+
+def load_table(name: str) -> TableArrays:
+    """One of scikit-learn's bundled tables (no download, raw units): ``diabetes`` (442 rows, 10 features, disease
+    progression after a year: regression), ``breast_cancer`` (569 rows, 30 features, malignant/benign) or
+    ``wine`` (178 rows, 13 features, 3 cultivars)."""
+    import sklearn.datasets
+
+    loaders = {"diabetes": lambda: sklearn.datasets.load_diabetes(scaled=False), "breast_cancer": sklearn.datasets.load_breast_cancer,
+               "wine": sklearn.datasets.load_wine}
+    if name not in loaders:
+        raise DatasetNotFoundError(f"No bundled table named {name!r}; choose one of {', '.join(TABLE_DATASETS)}.")
+    bunch = loaders[name]()
+    if name == "diabetes":
+        return TableArrays(bunch.data.astype(np.float32), bunch.target.astype(np.float32),
+                           tuple(bunch.feature_names), "disease_progression", "regression")
+    return TableArrays(bunch.data.astype(np.float32), bunch.target.astype(np.int64), tuple(bunch.feature_names),
+                       "class", "classification", tuple(str(c) for c in bunch.target_names))
