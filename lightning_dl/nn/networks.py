@@ -1,7 +1,8 @@
-"""The classic classifier networks: MLP, CNN and RNN, as plain ``nn.Module``s.
+"""The classic classifier networks: MLP, CNN and RNN, each a :class:`~lightning_dl.nn.Network`.
 
 Each takes ``input_shape`` (one sample, without the batch) and ``num_outputs`` first, so a
-:class:`~lightning_dl.models.Classifier` can build it for the data it is given.
+:class:`~lightning_dl.models.Classifier` can build it for the data it is given. Each body (``features``)
+returns a flat representation of ``num_features`` values per sample.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from lightning_dl.errors import ConfigurationError
+from lightning_dl.nn.base import Network
 from lightning_dl.nn.init import Initializer, initialize
-from lightning_dl.nn.regularizers import PenaltySpec, per_layer, regularize
+from lightning_dl.nn.regularizers import Penalty, PenaltySpec, per_layer, regularize
 
 ActivationName = Literal["relu", "elu", "selu", "softplus", "tanh", "sigmoid", "leaky_relu"]
 
@@ -23,6 +25,9 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "elu": nn.ELU, "selu": nn.SELU, "softplus": nn.Softplus, "tanh": nn.Tanh,
     "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
 }
+
+#: The weight, bias and activity penalty of one layer.
+LayerPenaltySpec = tuple[Penalty | None, Penalty | None, Penalty | None]
 
 
 def activation_layer(name: str) -> nn.Module:
@@ -40,27 +45,29 @@ def warn_if_bottleneck(widths: list[int], num_outputs: int, network: str) -> Non
                       "information lost there cannot be recovered by later layers. Widen them.", stacklevel=3)
 
 
-def dense_stack(in_features: int, widths: list[int], num_outputs: int, act: str, dropout: float,
-                batch_norm: bool, penalties: list[tuple]) -> list[nn.Module]:
-    """Dense layers ``in → widths… → num_outputs``; hidden ones with [batch norm], activation, [dropout]."""
+def hidden_layers(in_features: int, widths: list[int], activation: str, dropout: float, batch_norm: bool,
+                  penalties: list[LayerPenaltySpec]) -> list[nn.Module]:
+    """Dense layers ``in → widths…``, each followed by [batch norm], activation, [dropout]."""
     layers: list[nn.Module] = []
-    sizes = [in_features, *widths, num_outputs]
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(regularize(nn.Linear(n_in, n_out), *penalties[i]))
-        if i < len(widths):
-            layers += [nn.BatchNorm1d(n_out)] if batch_norm else []
-            layers.append(activation_layer(act))
-            layers += [nn.Dropout(dropout)] if dropout else []
+    for n_in, n_out, layer_penalties in zip([in_features, *widths], widths, penalties):
+        layers.append(regularize(nn.Linear(n_in, n_out), *layer_penalties))
+        layers += [nn.BatchNorm1d(n_out)] if batch_norm else []
+        layers.append(activation_layer(activation))
+        layers += [nn.Dropout(dropout)] if dropout else []
     return layers
 
 
-def _penalties(weight: PenaltySpec, bias: PenaltySpec, activity: PenaltySpec, num_layers: int) -> list[tuple]:
+def _penalties(weight: PenaltySpec, bias: PenaltySpec, activity: PenaltySpec,
+               num_layers: int) -> list[LayerPenaltySpec]:
     return list(zip(per_layer(weight, num_layers, "weight_penalty"), per_layer(bias, num_layers, "bias_penalty"),
                     per_layer(activity, num_layers, "activity_penalty")))
 
 
-class MLP(nn.Module):
+class MLP(Network):
     """Multilayer perceptron: flatten, then dense layers with an activation (and dropout) between them.
+
+    Body (``features``): flatten and the hidden layers; ``num_features`` is the last hidden width (the input
+    size without hidden layers). Head: the output layer.
 
     Args:
         input_shape: Shape of one sample; it is flattened.
@@ -82,16 +89,25 @@ class MLP(nn.Module):
         super().__init__()
         warn_if_bottleneck(hidden_sizes, num_outputs, "MLP")
         penalties = _penalties(weight_penalty, bias_penalty, activity_penalty, len(hidden_sizes) + 1)
-        self.layers = nn.Sequential(nn.Flatten(), *dense_stack(math.prod(input_shape), hidden_sizes, num_outputs,
-                                                               activation, dropout, batch_norm, penalties))
+        in_features = math.prod(input_shape)
+        self.features = nn.Sequential(nn.Flatten(), *hidden_layers(in_features, hidden_sizes, activation, dropout,
+                                                                   batch_norm, penalties))
+        self.num_features = hidden_sizes[-1] if hidden_sizes else in_features
+        self.num_outputs, self.initializer, self._head_penalties = num_outputs, init, penalties[-1]
+        self.head = self.build_head(num_outputs)
         initialize(self, init)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.layers(x)
+    def build_head(self, num_outputs: int) -> nn.Module:
+        return regularize(nn.Linear(self.num_features, num_outputs), *self._head_penalties)
 
 
-class CNN(nn.Module):
+class CNN(Network):
     """Convolutional network: conv blocks (conv, [batch norm], activation, pooling), flatten, dense layers.
+
+    Body (``features``): the conv blocks and flatten, the convolutional base of the Keras fine-tuning recipe;
+    ``num_features`` is the size of the flattened feature maps (the conv maps themselves are
+    ``features[:-1](x)``). Head: the densely connected classifier (hidden dense layers and the output layer),
+    which is specific to the classes, so ``reset_head`` replaces all of it.
 
     Args:
         input_shape: ``(C, H, W)``: use the data layout ``image``.
@@ -121,8 +137,8 @@ class CNN(nn.Module):
                  bias_penalty: PenaltySpec = None, activity_penalty: PenaltySpec = None) -> None:
         super().__init__()
         if len(input_shape) != 3:
-            raise ConfigurationError(f"CNN reads images of shape (C, H, W) but was given input_shape {tuple(input_shape)}; "
-                                     "set the DataModule's layout to 'image'.")
+            raise ConfigurationError(f"CNN reads images of shape (C, H, W) but was given input_shape "
+                                     f"{tuple(input_shape)}; set the DataModule's layout to 'image'.")
         if padding == "same" and stride != 1:
             raise ConfigurationError("padding='same' needs stride=1; give padding as a number of pixels instead.")
         warn_if_bottleneck(hidden_sizes, num_outputs, "CNN")
@@ -137,24 +153,46 @@ class CNN(nn.Module):
             blocks += [{"max": nn.MaxPool2d, "avg": nn.AvgPool2d}[pool](pool_size)] if pool != "none" else []
             blocks += [nn.Dropout(dropout)] if dropout else []
             in_channels = out_channels
-        self.features = nn.Sequential(*blocks)
+        self.features = nn.Sequential(*blocks, nn.Flatten())
         try:
-            with torch.no_grad():
-                feature_shape = self.features(torch.zeros(1, *input_shape)).shape[1:]
+            with torch.no_grad():  # in evaluation mode: the dry run must not update batch-norm statistics
+                self.num_features = self.features.eval()(torch.zeros(1, *input_shape)).shape[1]
         except RuntimeError as error:  # a conv or pooling window larger than what is left of the image
             raise ConfigurationError(f"{len(channels)} conv blocks shrink a {tuple(input_shape[1:])} image to "
                                      f"nothing ({error}); use fewer blocks, padding or no pooling.") from error
-        self.classifier = nn.Sequential(nn.Flatten(), *dense_stack(
-            math.prod(feature_shape), hidden_sizes, num_outputs, activation, dropout, batch_norm,
-            penalties[len(channels):]))
+        self.features.train()
+        self.num_outputs, self.initializer = num_outputs, init
+        self._head_config = (list(hidden_sizes), activation, dropout, batch_norm, penalties[len(channels):])
+        self.head = self.build_head(num_outputs)
         initialize(self, init)
 
+    def build_head(self, num_outputs: int) -> nn.Module:
+        widths, activation, dropout, batch_norm, penalties = self._head_config
+        hidden = hidden_layers(self.num_features, widths, activation, dropout, batch_norm, penalties)
+        output = nn.Linear(widths[-1] if widths else self.num_features, num_outputs)
+        return nn.Sequential(*hidden, regularize(output, *penalties[-1]))
+
+
+class FinalState(nn.Module):
+    """Runs a recurrent layer stack over a sequence and returns the final hidden state of its top layer (both
+    directions side by side when it is bidirectional)."""
+
+    def __init__(self, recurrent: nn.RNNBase) -> None:
+        super().__init__()
+        self.recurrent = recurrent
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.features(x))
+        _, state = self.recurrent(x)
+        hidden = state[0] if isinstance(state, tuple) else state  # an LSTM also returns its cell state
+        directions = 2 if self.recurrent.bidirectional else 1
+        return torch.cat(list(hidden[-directions:]), dim=1)
 
 
-class RNN(nn.Module):
+class RNN(Network):
     """Recurrent network over a sequence (an image read row by row); the last step's state is classified.
+
+    Body (``features``): the recurrent layers, returning the final state of the top layer (``num_features`` =
+    ``units``, twice that when bidirectional). Head: dropout and the output layer.
 
     Args:
         input_shape: ``(steps, features)``: use the data layout ``sequence``.
@@ -175,15 +213,12 @@ class RNN(nn.Module):
             raise ConfigurationError(f"RNN reads sequences of shape (steps, features) but was given input_shape "
                                      f"{tuple(input_shape)}; set the DataModule's layout to 'sequence'.")
         recurrent = {"simple": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
-        self.recurrent = recurrent(input_shape[1], units, num_layers, batch_first=True,
-                                   dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional)
-        self.directions = 2 if bidirectional else 1
-        self.dropout = nn.Dropout(dropout)
-        self.output = nn.Linear(units * self.directions, num_outputs)
+        self.features = FinalState(recurrent(input_shape[1], units, num_layers, batch_first=True,
+                                             dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional))
+        self.num_features = units * (2 if bidirectional else 1)
+        self.num_outputs, self.initializer, self._dropout = num_outputs, init, dropout
+        self.head = self.build_head(num_outputs)
         initialize(self, init)
 
-    def forward(self, x: Tensor) -> Tensor:
-        _, state = self.recurrent(x)
-        hidden = state[0] if isinstance(state, tuple) else state  # an LSTM also returns its cell state
-        last_layer = hidden[-self.directions:]  # the final state of each direction of the top layer
-        return self.output(self.dropout(torch.cat(list(last_layer), dim=1)))
+    def build_head(self, num_outputs: int) -> nn.Module:
+        return nn.Sequential(nn.Dropout(self._dropout), nn.Linear(self.num_features, num_outputs))

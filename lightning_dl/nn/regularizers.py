@@ -1,8 +1,13 @@
-"""Regularisation as the textbook names it: L1/L2 penalties on weights, biases and activations, max-norm."""
+"""Regularisation as the textbook names it: L1/L2 penalties on weights, biases and activations, max-norm.
+
+Penalties are attached to a layer without wrapping it (:func:`regularize`), so a penalised network has the
+same ``state_dict`` keys as a plain one and each loads the other's weights.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -38,43 +43,58 @@ def per_layer(spec: PenaltySpec, num_layers: int, what: str) -> list[Penalty | N
     return list(spec)
 
 
-class Regularized(nn.Module):
-    """A layer with Keras-style regularisers on its weight, its bias and its output (activity).
+@dataclass
+class LayerPenalties:
+    """The Keras-style regularisers of one layer: on its weight, its bias and its output (activity).
 
-    The penalty of the last forward pass is read by :func:`regularization_loss`.
+    Lives in the layer's ``penalties`` attribute (a plain attribute: no parameters, buffers or submodules) and
+    is the layer's forward hook when there is an activity penalty: the hook keeps the penalty of the last
+    forward pass, per sample. Copies and pickles leave that out (it belongs to a computation graph).
     """
 
-    def __init__(self, layer: nn.Module, weight: Penalty | None = None, bias: Penalty | None = None,
-                 activity: Penalty | None = None) -> None:
-        super().__init__()
-        self.layer, self.weight_penalty, self.bias_penalty, self.activity_penalty = layer, weight, bias, activity
-        self.activity_loss: Tensor | None = None
+    weight: Penalty | None = None
+    bias: Penalty | None = None
+    activity: Penalty | None = None
+    activity_loss: Tensor | None = field(default=None, repr=False, compare=False)
 
-    def forward(self, x: Tensor) -> Tensor:
-        y = self.layer(x)
-        if self.activity_penalty is not None:
-            self.activity_loss = self.activity_penalty(y) / len(y)  # per sample, like the data loss
-        return y
+    def __call__(self, layer: nn.Module, inputs: Any, output: Tensor) -> None:
+        self.activity_loss = self.activity(output) / len(output)  # per sample, like the data loss
 
-    def penalty(self) -> Tensor:
-        loss = torch.zeros((), device=self.layer.weight.device)
-        if self.weight_penalty is not None:
-            loss = loss + self.weight_penalty(self.layer.weight)
-        if self.bias_penalty is not None and self.layer.bias is not None:
-            loss = loss + self.bias_penalty(self.layer.bias)
+    def loss(self, layer: nn.Module) -> Tensor:
+        """The penalty of ``layer``'s weight and bias now, plus that of its output in the last forward pass."""
+        loss = torch.zeros((), device=layer.weight.device)
+        if self.weight is not None:
+            loss = loss + self.weight(layer.weight)
+        if self.bias is not None and layer.bias is not None:
+            loss = loss + self.bias(layer.bias)
         if self.activity_loss is not None:
             loss = loss + self.activity_loss
         return loss
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "activity_loss": None}
 
-def regularize(layer: nn.Module, weight: Penalty | None, bias: Penalty | None, activity: Penalty | None) -> nn.Module:
-    """Wrap ``layer`` in :class:`Regularized` if any penalty is given, else return it unchanged."""
-    return layer if weight is bias is activity is None else Regularized(layer, weight, bias, activity)
+
+def regularize(layer: nn.Module, weight: Penalty | None = None, bias: Penalty | None = None,
+               activity: Penalty | None = None) -> nn.Module:
+    """Attach penalties to ``layer`` (one with ``weight`` and ``bias``) and return the same layer.
+
+    :func:`regularization_loss` adds them up. Nothing is attached when no penalty is given.
+    """
+    if weight is bias is activity is None:
+        return layer
+    if isinstance(getattr(layer, "penalties", None), LayerPenalties):
+        raise ValueError(f"{layer} already has penalties; give all of them in one regularize call.")
+    layer.penalties = LayerPenalties(weight, bias, activity)
+    if activity is not None:
+        layer.register_forward_hook(layer.penalties)
+    return layer
 
 
 def regularization_loss(network: nn.Module) -> Tensor | float:
-    """The sum of every :class:`Regularized` layer's penalty in ``network`` (0.0 if there are none)."""
-    return sum((m.penalty() for m in network.modules() if isinstance(m, Regularized)), 0.0)
+    """The sum of the penalties of every layer in ``network`` (0.0 if there are none)."""
+    return sum((m.penalties.loss(m) for m in network.modules()
+                if isinstance(getattr(m, "penalties", None), LayerPenalties)), 0.0)
 
 
 @torch.no_grad()
