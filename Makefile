@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-CONFIG ?= configs/cnn_fashion_mnist.yaml
+CONFIG ?= configs/classifiers/cnn_fashion_mnist.yaml
 export NO_ALBUMENTATIONS_UPDATE := 1
 
 .PHONY: install dataset train test bench clean

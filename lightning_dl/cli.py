@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
-from lightning_dl.callbacks import RandomStateCheckpoint
+from lightning_dl.callbacks import EarlyStopping, ModelCheckpoint, RandomStateCheckpoint
 
 
 def wandb_offline_by_default() -> bool:
@@ -41,21 +41,24 @@ def trainer_defaults() -> dict[str, Any]:
     }
 
 
+#: What a DataModule may know that a model is built for; each travels when the DataModule has it and the
+#: model's constructor takes it.
+LINKED_ATTRIBUTES = ("input_shape", "num_classes", "num_outputs", "class_names", "vocab_size")
+
+
 class LightningDLCLI(LightningCLI):
-    """LightningCLI with early stopping, checkpoints (best + last) and learning-rate logging built in,
-    the data's shape linked into the model, and a test of the best checkpoint after ``fit``."""
+    """LightningCLI with early stopping and checkpoints that follow what the model monitors, learning-rate
+    logging, what the data knows linked into the model, and a test after ``fit``."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
-        parser.set_defaults({"early_stopping.monitor": "val/loss", "early_stopping.patience": 10})
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({"checkpoint.monitor": "val/loss", "checkpoint.save_last": True,
-                             "checkpoint.filename": "best-{epoch}"})
         parser.add_lightning_class_args(RandomStateCheckpoint, "random_state")
         parser.add_argument("--test_after_fit", type=bool, default=True,
-                            help="After fit, evaluate the best checkpoint on the test set.")
-        parser.link_arguments("data.input_shape", "model.init_args.input_shape", apply_on="instantiate")
-        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+                            help="After fit, test the best checkpoint (the last one when nothing is monitored), "
+                                 "if the model has a test step.")
+        for name in LINKED_ATTRIBUTES:  # ignored where the DataModule lacks the attribute or the model the argument
+            parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         trainer = super().instantiate_trainer(**kwargs)
@@ -64,9 +67,9 @@ class LightningDLCLI(LightningCLI):
         return trainer
 
     def after_fit(self) -> None:
-        if self.config_init[self.subcommand].get("test_after_fit", True) and not self.trainer.interrupted:
-            best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
-            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+        has_test_step = type(self.model).test_step is not pl.LightningModule.test_step
+        if self.config_init[self.subcommand].get("test_after_fit", True) and has_test_step and not self.trainer.interrupted:
+            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=checkpoint_to_test(self.trainer))
         finish_wandb_run()
 
     def after_validate(self) -> None:
@@ -79,6 +82,14 @@ class LightningDLCLI(LightningCLI):
         finish_wandb_run()
 
 
+def checkpoint_to_test(trainer: pl.Trainer) -> str | None:
+    """The best checkpoint where one was monitored, else the last; ``None`` (the weights in memory) without any."""
+    callback = trainer.checkpoint_callback
+    if callback is None:
+        return None
+    return callback.best_model_path or callback.last_model_path or None
+
+
 def finish_wandb_run() -> None:
     """Close this process's wandb run (if one was started) so its files are complete and the next
     ``cli_main`` in the same process, a notebook's say, starts a run of its own."""
@@ -89,7 +100,22 @@ def finish_wandb_run() -> None:
 
 def cli_main(args: list[str] | None = None, run: bool = True) -> LightningDLCLI:
     """Run the CLI on ``args`` (the command line when ``None``) and return it, so ``cli.trainer``,
-    ``cli.model`` and ``cli.datamodule`` can be inspected."""
+    ``cli.model`` and ``cli.datamodule`` can be inspected.
+
+    ``WandbLogger(offline=True)`` sets ``WANDB_MODE`` for the whole process; it is put back as it was, so the
+    next run in the same process (a notebook's) is offline or online by its own config.
+    """
+    wandb_mode = os.environ.get("WANDB_MODE")
+    try:
+        return _cli(args, run)
+    finally:
+        if wandb_mode is None:
+            os.environ.pop("WANDB_MODE", None)
+        else:
+            os.environ["WANDB_MODE"] = wandb_mode
+
+
+def _cli(args: list[str] | None, run: bool) -> LightningDLCLI:
     return LightningDLCLI(
         pl.LightningModule,
         pl.LightningDataModule,

@@ -1,5 +1,6 @@
-"""LightningModules, one file per family."""
+"""LightningModules, one file per family, all on one base (:class:`BaseModule`)."""
 
-from lightning_dl.models.classifiers import Classifier
+from lightning_dl.models.base import BaseModule, LinearWarmup
+from lightning_dl.models.supervised import Classifier, Regressor, SupervisedModule
 
-__all__ = ["Classifier"]
+__all__ = ["BaseModule", "Classifier", "LinearWarmup", "Regressor", "SupervisedModule"]
