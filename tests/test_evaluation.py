@@ -1,0 +1,166 @@
+"""The classifier judge: FID with its features, conditional accuracy, class coverage, code matching."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+
+from lightning_dl.errors import DataValidationError
+from lightning_dl.evaluation import (ClassifierFeatures, class_coverage, classifier_fid, classifier_fid_metric,
+                                     conditional_accuracy, match_codes_to_classes, predict_classes)
+from lightning_dl.nn.base import Network
+
+SHAPE, NUM_CLASSES = (1, 8, 8), 3
+
+
+class TinyJudge(Network):
+    """Dense body with dropout and batch norm (so evaluation mode matters), a head with one hidden layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5))
+        self.num_features, self.num_outputs = 16, NUM_CLASSES
+        self.head = self.build_head(NUM_CLASSES)
+
+    def build_head(self, num_outputs: int) -> nn.Module:
+        return nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, num_outputs))
+
+
+def synthetic_pixels(n: int, seed: int, classes: tuple[int, ...] = (0, 1, 2)) -> tuple[torch.Tensor, torch.Tensor]:
+    """0–255 pixel images: class k is a bright 3×3 square at position k on a noisy background."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.tensor(classes)[torch.randint(len(classes), (n,), generator=generator)]
+    pixels = 40 + 20 * torch.randn(n, *SHAPE, generator=generator)
+    for k in range(NUM_CLASSES):
+        pixels[labels == k, :, 1 + 2 * k:4 + 2 * k, 1 + 2 * k:4 + 2 * k] += 180
+    return pixels.clamp(0, 255), labels
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A judge trained on standardised pixels, as a DataModule with ``standardize`` would feed it."""
+    torch.manual_seed(0)
+    pixels, labels = synthetic_pixels(600, seed=1)
+    mean, std = pixels.mean().item(), pixels.std().item()
+    judge = TinyJudge()
+    optimizer = torch.optim.Adam(judge.parameters(), lr=1e-2)
+    for _ in range(150):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(judge((pixels - mean) / std), labels).backward()
+        optimizer.step()
+    return SimpleNamespace(judge=judge.eval(), mean=mean, std=std)
+
+
+def as_generator_output(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixels in the [-1, 1] range of a tanh generator trained on ``symmetric_range`` data."""
+    return (pixels - 127.5) / 127.5
+
+
+@pytest.fixture(scope="module")
+def judge(trained) -> ClassifierFeatures:
+    return ClassifierFeatures(trained.judge, SHAPE, judge_normalization=(trained.mean, trained.std),
+                              image_normalization=SimpleNamespace(shift=torch.tensor([127.5]), scale=torch.tensor([127.5])))
+
+
+def test_judge_sees_generator_images_as_it_was_trained_on_them(trained, judge):
+    pixels, labels = synthetic_pixels(200, seed=2)
+    direct = trained.judge((pixels - trained.mean) / trained.std)
+    torch.testing.assert_close(judge.classify(as_generator_output(pixels)), direct)
+    assert (direct.argmax(1) == labels).float().mean() > 0.95  # the judge is worth its name
+    torch.testing.assert_close(judge.classify(pixels.round().to(torch.uint8)),  # uint8: raw pixels
+                               trained.judge((pixels.round() - trained.mean) / trained.std))
+
+
+def test_judge_is_frozen_in_evaluation_mode_and_out_of_optimisers(trained, judge):
+    judge.train()
+    assert not judge.training and not judge.judge.training
+    images = as_generator_output(synthetic_pixels(8, seed=3)[0])
+    torch.testing.assert_close(judge(images), judge(images))  # no dropout
+    assert not any(p.requires_grad for p in judge.parameters())
+    assert all(p.requires_grad for p in trained.judge.parameters())  # the caller's classifier is untouched
+    assert judge(images).shape == (8, judge.num_features) and judge.num_features == 8  # the penultimate layer
+    features_only = ClassifierFeatures(trained.judge, SHAPE, layer="features")
+    assert features_only.num_features == 16
+    with pytest.raises(DataValidationError, match="reads images of shape"):
+        judge(torch.zeros(2, 3, 8, 8))
+
+
+def test_judge_runs_in_float32_under_autocast(judge):
+    images = as_generator_output(synthetic_pixels(8, seed=3)[0])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        features = judge(images)
+    assert features.dtype == torch.float32
+    torch.testing.assert_close(features, judge(images))
+
+
+def test_fid_near_zero_for_real_vs_real_and_large_for_noise(judge):
+    real = as_generator_output(synthetic_pixels(500, seed=4)[0])
+    same_distribution = as_generator_output(synthetic_pixels(500, seed=5)[0])
+    noise = torch.rand(500, *SHAPE) * 2 - 1
+    identical = classifier_fid(judge, real, real).item()
+    fresh = classifier_fid(judge, real, same_distribution).item()
+    against_noise = classifier_fid(judge, real, noise).item()
+    assert abs(identical) < 1e-3
+    assert against_noise > 20 * max(fresh, 1e-3)
+    # a missing class is a different distribution too
+    two_classes = as_generator_output(synthetic_pixels(500, seed=6, classes=(0, 1))[0])
+    assert classifier_fid(judge, real, two_classes).item() > 5 * fresh
+
+
+def test_fid_metric_streams_updates(judge):
+    real = as_generator_output(synthetic_pixels(200, seed=7)[0])
+    metric = classifier_fid_metric(judge)
+    for chunk in real.split(50):
+        metric.update(chunk, real=True)
+        metric.update(chunk, real=False)
+    assert abs(metric.compute().item()) < 1e-3
+
+
+def test_conditional_accuracy_on_labelled_real_data_is_the_plain_accuracy(trained, judge):
+    pixels, labels = synthetic_pixels(300, seed=8)
+    plain = (trained.judge((pixels - trained.mean) / trained.std).argmax(1) == labels).float()
+    result = conditional_accuracy(judge, as_generator_output(pixels), labels)
+    assert result.accuracy.item() == pytest.approx(plain.mean().item())
+    for k in range(NUM_CLASSES):
+        assert result.per_class[k].item() == pytest.approx(plain[labels == k].mean().item())
+    one_hot = conditional_accuracy(judge, as_generator_output(pixels), torch.eye(NUM_CLASSES)[labels])
+    assert one_hot.accuracy.item() == pytest.approx(plain.mean().item())
+    # samples that ignore the request score at chance level
+    shuffled = conditional_accuracy(judge, as_generator_output(pixels), (labels + 1) % NUM_CLASSES)
+    assert shuffled.accuracy < 0.1
+
+
+def test_conditional_accuracy_marks_unrequested_classes(judge):
+    pixels, labels = synthetic_pixels(50, seed=9, classes=(0, 1))
+    result = conditional_accuracy(judge, as_generator_output(pixels), labels, num_classes=NUM_CLASSES)
+    assert torch.isnan(result.per_class[2]) and not torch.isnan(result.per_class[:2]).any()
+    with pytest.raises(DataValidationError, match="requested labels"):
+        conditional_accuracy(judge, as_generator_output(pixels), labels[:10])
+
+
+def test_class_coverage_sums_to_one_and_finds_a_missing_class(judge):
+    balanced = class_coverage(judge, as_generator_output(synthetic_pixels(600, seed=10)[0]), NUM_CLASSES)
+    assert balanced.sum().item() == pytest.approx(1.0)
+    assert balanced.min() > 0.25
+    collapsed = class_coverage(judge, as_generator_output(synthetic_pixels(600, seed=11, classes=(0, 2))[0]),
+                               NUM_CLASSES)
+    assert collapsed.sum().item() == pytest.approx(1.0)
+    assert collapsed[1] < 0.03 and collapsed[0] > 0.4 and collapsed[2] > 0.4
+
+
+def test_bare_network_judge_reads_images_as_given(trained):
+    pixels, _ = synthetic_pixels(20, seed=12)
+    inputs = (pixels - trained.mean) / trained.std
+    torch.testing.assert_close(predict_classes(trained.judge, inputs), trained.judge(inputs).argmax(1))
+
+
+def test_infogan_codes_are_matched_to_the_classes_they_draw(judge):
+    pixels, labels = synthetic_pixels(300, seed=13)
+    code_of_class = torch.tensor([2, 0, 1])  # the generator learnt a permutation of the classes
+    codes = code_of_class[labels]
+    mapping = match_codes_to_classes(judge, as_generator_output(pixels), codes, NUM_CLASSES)
+    assert mapping.tolist() == [1, 2, 0]
+    assert conditional_accuracy(judge, as_generator_output(pixels), mapping[codes]).accuracy > 0.95
