@@ -1,0 +1,49 @@
+"""Data under real DDP: two CPU processes evaluate every validation/test sample exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from data_helpers import TinyClassifier, quiet_trainer
+from ddp_eval_worker import odd_table
+
+WORKER = Path(__file__).with_name("ddp_eval_worker.py")
+
+
+def test_two_process_evaluation_counts_every_sample_once(tmp_path):
+    torch.manual_seed(3)
+    model = TinyClassifier(5, 2)
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    # One process: the reference.
+    dm = odd_table()
+    trainer = quiet_trainer()
+    single = {}
+    for run in (trainer.validate, trainer.test):
+        run(model, datamodule=dm, verbose=False)
+        single.update({k: v.item() for k, v in trainer.callback_metrics.items()})
+    val_ids, test_ids = sorted(model.seen["val"][-1]), sorted(model.seen["test"][-1])
+    assert len(val_ids) == len(dm.val_set) == 13 and len(test_ids) == len(dm.test_set) == 41
+    assert 0 < single["test/accuracy"] < 1
+
+    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(WORKER.parent)}
+    env.pop("LOCAL_RANK", None)
+    result = subprocess.run([sys.executable, str(WORKER), str(tmp_path)], capture_output=True, text=True,
+                            timeout=300, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    for stage, ids, size in (("val", val_ids, 13), ("test", test_ids, 41)):
+        shards = [sorted(r[f"{stage}_ids"]) for r in ranks]
+        assert not set(shards[0]) & set(shards[1]), f"{stage}: a sample was evaluated by both processes"
+        assert sorted(shards[0] + shards[1]) == ids, f"{stage}: the shards do not cover the set exactly once"
+        for rank in ranks:  # synchronised metrics: every sample counted once, accuracy as with one process
+            assert rank["metrics"][f"{stage}/count"] == size
+            assert rank["metrics"][f"{stage}/accuracy"] == pytest.approx(single[f"{stage}/accuracy"], abs=1e-6)
+    assert sum(r["predicted"] for r in ranks) == 41
