@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from lightning_dl.data import ArrayDataModule, InMemoryDataset
+from lightning_dl.data import ArrayDataModule, EpochShuffleSampler, EvaluationSampler, InMemoryDataset
 from lightning_dl.data import Normalization, arrange, stratified_split
 from lightning_dl.errors import ConfigurationError
 
 from conftest import make_images
+from data_helpers import TinyClassifier, quiet_trainer
 
 
 def datamodule(arrays, **kwargs) -> ArrayDataModule:
@@ -69,9 +70,17 @@ def test_changing_validation_or_test_data_leaves_statistics_alone(arrays):
 
 @pytest.mark.parametrize("mode, low, high", [("unit_range", 0.0, 1.0), ("symmetric_range", -1.0, 1.0)])
 def test_range_scaling_maps_train_extremes(arrays, mode, low, high):
-    dm = datamodule(arrays, normalization=mode)
+    """The darkest and brightest pixels sit in validation images only: fitted on train + validation, the train
+    split would not reach the ends of the range, and validation would not leave it."""
+    train_images, train_labels, test_images, test_labels = arrays
+    images = np.clip(train_images, 20, 200)
+    _, val_idx = stratified_split(train_labels, 0.1, None, 0, seed=42)
+    images[val_idx[0], 0, 0, 0], images[val_idx[1], 0, 0, 0] = 0, 255
+    dm = datamodule((images, train_labels, test_images, test_labels), normalization=mode)
+    assert dm.normalization.statistics() == {"min": [20.0], "max": [200.0]}
     assert dm.train_set.inputs.min().item() == pytest.approx(low, abs=1e-6)
     assert dm.train_set.inputs.max().item() == pytest.approx(high, abs=1e-6)
+    assert dm.val_set.inputs.min().item() < low and dm.val_set.inputs.max().item() > high
 
 
 def test_normalization_rejects_unknown_mode():
@@ -136,6 +145,45 @@ def test_label_formats(arrays, label_format):
         assert y.dtype == torch.float32 and y.shape == (16, 4) and torch.all(y.sum(1) == 1)
 
 
+def test_float_targets_for_regression(arrays):
+    train_images, train_labels, test_images, test_labels = arrays
+    values = np.stack([train_labels * 1.5, -train_labels], axis=1).astype(np.float32)  # two outputs
+    dm = datamodule((train_images, values, test_images, np.zeros((40, 2), np.float32)), label_format="float")
+    x, y = next(iter(dm.train_dataloader()))
+    assert y.dtype == torch.float32 and y.shape == (16, 2) and dm.num_outputs == 2 and dm.num_classes is None
+    assert len(dm.val_set) == 20  # a shuffled split: float targets cannot be stratified
+
+
+def test_no_targets_give_one_tuples_and_all_data_trains(arrays):
+    """GANs and autoencoders: the batch is ``(inputs,)``; val_fraction 0 trains on everything."""
+    dm = datamodule((arrays[0], None, arrays[2], None), val_fraction=0)
+    assert len(dm.train_set) == 200 and len(dm.val_set) == 0 and list(dm.val_dataloader()) == []
+    batch = next(iter(dm.train_dataloader()))
+    assert isinstance(batch, tuple) and len(batch) == 1 and batch[0].shape == (16, 1, 8, 8)
+    labelled = datamodule(arrays, label_format="none")
+    assert len(next(iter(labelled.test_dataloader()))) == 1 and len(labelled.val_set) == 20
+
+
+@pytest.mark.parametrize("n, world", [(41, 2), (40, 3), (7, 4)])
+def test_process_shards_are_disjoint_and_cover_the_set(n, world):
+    """Evaluation shards: each sample on exactly one process. Training shards cover every sample and repeat
+    only the few that pad the last round, so every process gets as many."""
+    dataset = InMemoryDataset(torch.arange(n), torch.arange(n))
+    eval_shards = [list(EvaluationSampler(dataset, world, rank)) for rank in range(world)]
+    assert sorted(sum(eval_shards, [])) == list(range(n))
+    train_shards = [list(EpochShuffleSampler(dataset, world, rank, seed=1)) for rank in range(world)]
+    assert len({len(shard) for shard in train_shards}) == 1
+    everything = sum(train_shards, [])
+    assert set(everything) == set(range(n)) and len(everything) - n == -n % world
+
+
+def test_an_empty_validation_set_is_skipped_by_training(arrays, tmp_path):
+    dm = ArrayDataModule(*arrays, batch_size=32, layout="flat", val_fraction=0)
+    model = TinyClassifier(64, 4)
+    quiet_trainer(max_epochs=1, default_root_dir=tmp_path).fit(model, dm)
+    assert len(model.seen["train"][0]) == 200 and model.seen["val"] == []
+
+
 def test_batches_are_sliced_from_memory(arrays):
     dm = datamodule(arrays)
     x, y = next(iter(dm.val_dataloader()))
@@ -165,35 +213,41 @@ def test_state_dict_round_trips_the_statistics(arrays):
     assert torch.allclose(other.test_set.inputs, expected)
 
 
-def test_statistics_saved_in_a_checkpoint_are_restored(arrays, tmp_path):
-    import pytorch_lightning as pl
-
-    from lightning_dl.models import Classifier
-    from lightning_dl.nn import MLP
-
-    dm = ArrayDataModule(*arrays, batch_size=32, layout="flat")
-    model = Classifier(MLP, input_shape=(64,), num_classes=4)
-    trainer = pl.Trainer(max_epochs=1, logger=False, enable_progress_bar=False, default_root_dir=tmp_path,
-                         enable_model_summary=False)
-    trainer.fit(model, dm)
-    path = tmp_path / "model.ckpt"
-    trainer.save_checkpoint(path)
-    checkpoint = torch.load(path, weights_only=False)
-    assert torch.equal(checkpoint["ArrayDataModule"]["normalization"]["shift"], dm.normalization.shift)
-
-
-def test_fitted_statistics_are_logged_as_hyperparameters(arrays, tmp_path):
-    import pytorch_lightning as pl
+def test_a_checkpoint_restores_its_statistics_and_logs_them(arrays, tmp_path):
+    """``test --ckpt_path`` with a DataModule that would fit other statistics: the checkpoint's are used for the
+    test inputs and they are the ones logged (the fresh fit used to be logged, then replaced)."""
     import yaml
     from pytorch_lightning.loggers import CSVLogger
 
-    from lightning_dl.models import Classifier
-    from lightning_dl.nn import MLP
+    original = ArrayDataModule(*arrays, batch_size=32, layout="flat")
+    model = TinyClassifier(64, 4)
+    trainer = quiet_trainer(max_epochs=1, default_root_dir=tmp_path)
+    trainer.fit(model, original)
+    path = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(path)
+    assert torch.equal(torch.load(path, weights_only=False)["ArrayDataModule"]["normalization"]["shift"],
+                       original.normalization.shift)
+
+    other = ArrayDataModule(arrays[0] // 2, *arrays[1:], batch_size=32, layout="flat")
+    refitted = ArrayDataModule(arrays[0] // 2, *arrays[1:], layout="flat")
+    refitted.setup("test")
+    assert refitted.normalization.statistics() != original.normalization.statistics()
+    logger = CSVLogger(tmp_path / "logs")
+    quiet_trainer(logger=logger).test(model, other, ckpt_path=str(path), verbose=False)
+    assert other.normalization.statistics() == original.normalization.statistics()
+    expected = (torch.as_tensor(arrays[2]).permute(0, 3, 1, 2).float().flatten(1) - original.normalization.shift) \
+        / original.normalization.scale
+    assert model.seen["test"][-1] == pytest.approx(expected[:, 0].tolist(), abs=1e-6)  # what the model was fed
+    logged = yaml.unsafe_load((Path(logger.log_dir) / "hparams.yaml").read_text())
+    assert logged["data/normalization/mean"] == pytest.approx(original.normalization.statistics()["mean"])
+
+
+def test_fitted_statistics_are_logged_as_hyperparameters(arrays, tmp_path):
+    import yaml
+    from pytorch_lightning.loggers import CSVLogger
 
     dm = ArrayDataModule(*arrays, batch_size=32, layout="flat")
     logger = CSVLogger(tmp_path)
-    trainer = pl.Trainer(max_epochs=1, logger=logger, enable_progress_bar=False, enable_checkpointing=False,
-                         enable_model_summary=False)
-    trainer.fit(Classifier(MLP, input_shape=(64,), num_classes=4), dm)
+    quiet_trainer(max_epochs=1, logger=logger).fit(TinyClassifier(64, 4), dm)
     logged = yaml.unsafe_load((Path(logger.log_dir) / "hparams.yaml").read_text())  # our own file
     assert logged["data/normalization/mean"] == pytest.approx(dm.normalization.statistics()["mean"])
