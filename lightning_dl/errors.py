@@ -17,6 +17,10 @@ class ConfigurationError(ValueError):
     """A configuration value that cannot work, e.g. a network that does not fit the data layout."""
 
 
+class NonFiniteLossError(FloatingPointError):
+    """A training loss became NaN or infinite: the run stops instead of training on silently."""
+
+
 def check_choice(what: str, value: object, choices: object) -> None:
     """Raise :class:`ConfigurationError` unless ``value`` is one of the options of the ``Literal`` ``choices``."""
     options = get_args(choices)

@@ -212,11 +212,12 @@ class BaseModule(pl.LightningModule):
 
     # --- optimisation ------------------------------------------------------------------------------
     def build_optimization(self, parameters: Iterable, optimizer: OptimizerCallable,
-                           lr_scheduler: LRSchedulerCallable | None = None) -> dict[str, Any]:
+                           lr_scheduler: LRSchedulerCallable | None = None,
+                           total_steps: int | None = None) -> dict[str, Any]:
         """An optimiser over ``parameters`` and its scheduler, as Lightning's ``configure_optimizers`` wants them.
 
-        Schedulers that take ``total_steps`` (OneCycleLR, :class:`LinearWarmup`) get the trainer's total
-        number of optimizer steps unless the config gives one, and step every batch. The others step at the
+        Schedulers that take ``total_steps`` (OneCycleLR, :class:`LinearWarmup`) get ``total_steps`` (default:
+        the trainer's estimate of this optimiser's steps) unless the config gives one, and step every batch. The others step at the
         end of each epoch, stepped here (see :meth:`step_epoch_schedulers`) so that the checkpoint written
         at the epoch's end already holds the step and a resumed run continues the same schedule.
         """
@@ -225,7 +226,7 @@ class BaseModule(pl.LightningModule):
             return {"optimizer": built}
         if counts_steps(lr_scheduler):
             keywords = getattr(lr_scheduler, "keywords", {})
-            total = keywords.get("total_steps") or int(self.trainer.estimated_stepping_batches)
+            total = keywords.get("total_steps") or total_steps or int(self.trainer.estimated_stepping_batches)
             scheduler = lr_scheduler(built, total_steps=total)
             return {"optimizer": built, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         scheduler = lr_scheduler(built)

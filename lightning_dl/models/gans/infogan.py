@@ -1,0 +1,106 @@
+"""InfoGAN (Chen et al. 2016): codes the generator must keep recoverable from its images."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lightning_dl.models.gans.base import GAN, Draw, Phase, one_hot
+from lightning_dl.nn.discriminators import Discriminator, DiscriminatorOutputs
+
+ContinuousLoss = Literal["gaussian_nll", "mse"]
+
+
+class InfoGAN(GAN):
+    """InfoGAN: besides the noise ``z`` the generator reads a categorical code (``discrete_codes`` values) and
+    ``continuous_codes`` codes uniform on [-1, 1]; a Q head on the discriminator's features recovers them
+    from the image. Maximising that mutual information (a lower bound on it: the Q head's likelihood)
+    makes each code control one factor of variation, without labels. Both the Q head (in the
+    discriminator's step) and the generator minimise the code losses: cross-entropy for the discrete code
+    (weight ``discrete_weight``) and, for the continuous ones, the Gaussian negative log-likelihood under the
+    Q head's predicted mean and variance or the squared error of its mean (weight ``continuous_weight``).
+
+    ``sample(n, labels)`` uses ``labels`` as the discrete code: after matching codes to classes (see
+    ``lightning_dl.evaluation``) it samples classes on demand. ``sample_grids`` adds code traversals.
+
+    Args:
+        discrete_codes: Values of the categorical code (10 for the ten classes of Fashion-MNIST).
+        continuous_codes: Number of continuous codes.
+        discrete_weight: λ of the discrete code's cross-entropy.
+        continuous_weight: λ of the continuous codes' loss.
+        continuous_loss: ``gaussian_nll`` (Q predicts mean and log-variance) or ``mse`` (mean only).
+        latent_dim: Size of the noise ``z`` (62 in the paper).
+        **kwargs: The other arguments of :class:`GAN`.
+    """
+
+    def __init__(self, discrete_codes: int = 10, continuous_codes: int = 2, discrete_weight: float = 1.0,
+                 continuous_weight: float = 0.5, continuous_loss: ContinuousLoss = "gaussian_nll",
+                 latent_dim: int = 62, **kwargs) -> None:
+        self.discrete_codes, self.continuous_codes = discrete_codes, continuous_codes
+        self.continuous_loss = continuous_loss
+        super().__init__(latent_dim=latent_dim, **kwargs)
+        self.discrete_weight, self.continuous_weight = discrete_weight, continuous_weight
+
+    def build_networks(self, generator: Callable[..., nn.Module], discriminator: Callable[..., Discriminator]
+                       ) -> tuple[nn.Module, nn.Module]:
+        return (generator(image_shape=self.input_shape, latent_dim=self.latent_dim,
+                          condition_dim=self.discrete_codes + self.continuous_codes),
+                discriminator(image_shape=self.input_shape, discrete_codes=self.discrete_codes,
+                              continuous_codes=self.continuous_codes,
+                              code_log_variance=self.continuous_loss == "gaussian_nll"))
+
+    def condition(self, n: int, labels: Tensor | None = None, continuous: Tensor | None = None) -> Draw:
+        """Noise, a discrete code (``labels``, or drawn uniformly) and continuous codes (or drawn from U(-1, 1))."""
+        if labels is None:
+            labels = torch.randint(self.discrete_codes, (n,), device=self.device)
+        if continuous is None:
+            continuous = torch.rand(n, self.continuous_codes, device=self.device) * 2 - 1
+        condition = torch.cat([one_hot(labels, self.discrete_codes), continuous], dim=1)
+        return Draw(torch.randn(n, self.latent_dim, device=self.device), condition, labels, continuous)
+
+    def extra_losses(self, phase: Phase, real: DiscriminatorOutputs | None, real_labels: Tensor | None,
+                     fake: DiscriminatorOutputs, draw: Draw) -> dict[str, Tensor]:
+        predicted = fake.codes
+        losses = {"discrete_code_loss": self.discrete_weight * F.cross_entropy(predicted.discrete_logits.float(),
+                                                                                draw.labels)}
+        if self.continuous_codes:
+            mean, target = predicted.continuous_mean.float(), draw.codes
+            if self.continuous_loss == "mse":
+                continuous = F.mse_loss(mean, target)
+            else:  # -log N(c; mean, exp(log_variance)), per code, averaged
+                log_variance = predicted.continuous_log_variance.float().clamp(-10, 10)
+                continuous = 0.5 * (log_variance + (target - mean) ** 2 / log_variance.exp() + math.log(2 * math.pi)).mean()
+            losses["continuous_code_loss"] = self.continuous_weight * continuous
+        return losses
+
+    @torch.no_grad()
+    def traverse(self, code: int, values: int = 10, latent: Tensor | None = None) -> Tensor:
+        """A grid that varies one code: rows are the discrete code's values (or, for ``code >= 0``, continuous
+        code ``code`` from -2 to 2 across the columns, with the discrete code fixed per row)."""
+        rows = self.discrete_codes
+        latent = self.sample_latent[:1].expand(rows * values, -1) if latent is None else latent
+        labels = torch.arange(rows, device=self.device).repeat_interleave(values)
+        continuous = torch.zeros(rows * values, self.continuous_codes, device=self.device)
+        if code >= 0:
+            continuous[:, code] = torch.linspace(-2, 2, values, device=self.device).repeat(rows)
+        else:  # discrete traversal: each column a different noise vector
+            latent = self.sample_latent[:values].repeat(rows, 1)
+        generator = self.sampling_generator
+        was_training = generator.training
+        generator.eval()
+        draw = self.condition(rows * values, labels, continuous)
+        draw.latent = latent
+        images = self.generate(draw, generator)
+        generator.train(was_training)
+        return images
+
+    def sample_grids(self) -> dict[str, Tensor]:
+        grids = super().sample_grids()
+        grids["discrete_code"] = self.to_display(self.traverse(-1))
+        for code in range(self.continuous_codes):
+            grids[f"continuous_code_{code}"] = self.to_display(self.traverse(code))
+        return grids
