@@ -111,7 +111,8 @@ def test_gradient_penalty_with_images_and_a_condition():
     critic = nn.Sequential(nn.Flatten(), nn.Linear(2 * 4 * 4 + 3, 1))
     labels = torch.eye(3)[[0, 1, 2, 0]]
     conditional = lambda x: critic[1](torch.cat([x.flatten(1), labels], 1))  # noqa: E731
-    value = WassersteinGradientPenaltyLoss().gradient_penalty(conditional, torch.randn(4, 2, 4, 4), torch.randn(4, 2, 4, 4))
+    real, fake = torch.randn(4, 2, 4, 4), torch.randn(4, 2, 4, 4)
+    value = WassersteinGradientPenaltyLoss().gradient_penalty(conditional, real, fake)
     assert value.shape == () and torch.isfinite(value)
     with pytest.raises(DataValidationError, match="same shape"):
         WassersteinGradientPenaltyLoss().gradient_penalty(conditional, torch.randn(4, 2, 4, 4), torch.randn(3, 2, 4, 4))

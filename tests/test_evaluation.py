@@ -61,8 +61,9 @@ def as_generator_output(pixels: torch.Tensor) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def judge(trained) -> ClassifierFeatures:
+    generator_range = SimpleNamespace(shift=torch.tensor([127.5]), scale=torch.tensor([127.5]))  # like a Normalization
     return ClassifierFeatures(trained.judge, SHAPE, judge_normalization=(trained.mean, trained.std),
-                              image_normalization=SimpleNamespace(shift=torch.tensor([127.5]), scale=torch.tensor([127.5])))
+                              image_normalization=generator_range)
 
 
 def test_judge_sees_generator_images_as_it_was_trained_on_them(trained, judge):

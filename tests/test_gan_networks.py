@@ -101,7 +101,8 @@ def test_reference_parameter_counts():
         ("DCGANDiscriminator", DCGANDiscriminator()), ("DCGANDiscriminator 32x32x3", DCGANDiscriminator(COLOUR)),
         ("PatchGANDiscriminator", PatchGANDiscriminator()), ("UNetGenerator grey->colour", UNetGenerator()),
         ("StackedEncoder", StackedEncoder()), ("StackedFeatureGenerator", StackedFeatureGenerator()),
-        ("StackedImageGenerator", StackedImageGenerator()), ("StackedFeatureDiscriminator", StackedFeatureDiscriminator()),
+        ("StackedImageGenerator", StackedImageGenerator()),
+        ("StackedFeatureDiscriminator", StackedFeatureDiscriminator()),
         ("StackedImageDiscriminator", StackedImageDiscriminator())]})
 
 

@@ -59,7 +59,8 @@ class ClassifierFeatures(nn.Module):
             last, like Inception's pool features); ``features``: the body's output only.
     """
 
-    def __init__(self, judge: Network, image_shape: tuple[int, int, int], judge_normalization: NormalizationSpec = (0.0, 1.0),
+    def __init__(self, judge: Network, image_shape: tuple[int, int, int],
+                 judge_normalization: NormalizationSpec = (0.0, 1.0),
                  image_normalization: NormalizationSpec = (0.0, 1.0),
                  layer: Literal["penultimate", "features"] = "penultimate") -> None:
         super().__init__()

@@ -58,7 +58,26 @@ def _float(*logits: Tensor) -> tuple[Tensor, ...]:
     return tuple(x.float() for x in logits)
 
 
-class NonSaturatingLoss(AdversarialLoss):
+class TargetLoss(AdversarialLoss):
+    """A loss that pushes each discriminator output toward a target with ``criterion``: ``real_label`` for
+    real samples and 0 for generated ones; the generator pushes its samples' outputs toward 1."""
+
+    real_label: float = 1.0
+
+    def criterion(self, logits: Tensor, target: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        real_logits, fake_logits = _float(real_logits, fake_logits)
+        return (self.criterion(real_logits, torch.full_like(real_logits, self.real_label))
+                + self.criterion(fake_logits, torch.zeros_like(fake_logits)))
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        (fake_logits,) = _float(fake_logits)
+        return self.criterion(fake_logits, torch.ones_like(fake_logits))
+
+
+class NonSaturatingLoss(TargetLoss):
     """The original GAN loss with the non-saturating generator (DCGAN, CGAN, ACGAN, InfoGAN, StackedGAN):
     binary cross-entropy on logits. D: ``BCE(real, 1) + BCE(fake, 0)``; G: ``BCE(fake, 1)``.
 
@@ -71,27 +90,16 @@ class NonSaturatingLoss(AdversarialLoss):
             raise ConfigurationError(f"real_label must be in (0, 1] but is {real_label}.")
         self.real_label = real_label
 
-    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        real_logits, fake_logits = _float(real_logits, fake_logits)
-        return (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, self.real_label))
-                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
-
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
-        (fake_logits,) = _float(fake_logits)
-        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    def criterion(self, logits: Tensor, target: Tensor) -> Tensor:
+        return F.binary_cross_entropy_with_logits(logits, target)
 
 
-class LeastSquaresLoss(AdversarialLoss):
+class LeastSquaresLoss(TargetLoss):
     """LSGAN (and CycleGAN's adversarial loss): mean squared error on a linear discriminator output.
     D: ``mean((real - 1)²) + mean(fake²)``; G: ``mean((fake - 1)²)``."""
 
-    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        real_logits, fake_logits = _float(real_logits, fake_logits)
-        return F.mse_loss(real_logits, torch.ones_like(real_logits)) + F.mse_loss(fake_logits, torch.zeros_like(fake_logits))
-
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
-        (fake_logits,) = _float(fake_logits)
-        return F.mse_loss(fake_logits, torch.ones_like(fake_logits))
+    def criterion(self, logits: Tensor, target: Tensor) -> Tensor:
+        return F.mse_loss(logits, target)
 
 
 class WassersteinLoss(AdversarialLoss):
@@ -137,8 +145,8 @@ class WassersteinGradientPenaltyLoss(WassersteinLoss):
         return self.penalty_weight > 0
 
     def gradient_penalty(self, discriminator: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
-        """``mean((‖∇ₓ D(x̂)‖₂ − 1)²)`` over ``x̂ = ε·real + (1 − ε)·fake``, one ``ε ~ U(0, 1)`` per sample
-        (unweighted). Built with ``create_graph=True``: its backward reaches the critic's weights.
+        """``mean((‖∇D(x̂)‖₂ − 1)²)`` over ``x̂ = ε·real + (1 − ε)·fake``, one ``ε ~ U(0, 1)``
+        per sample (unweighted). Built with ``create_graph=True``: its backward reaches the critic's weights.
         ``discriminator`` maps a batch to outputs (wrap a conditional one: ``lambda x: D(x, labels)``)."""
         if real.shape != fake.shape:
             raise DataValidationError(f"The gradient penalty interpolates real and generated samples of the same "

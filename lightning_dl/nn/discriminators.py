@@ -139,13 +139,15 @@ class DCGANDiscriminator(Discriminator):
         blocks: list[nn.Module] = []
         in_channels = input_channels = image_channels + (1 if condition_dim else 0)
         for out_channels, stride in zip(channels, strides):
-            blocks.append(conv_block(in_channels, out_channels, kernel_size, stride, "none", "leaky_relu", negative_slope))
+            blocks.append(conv_block(in_channels, out_channels, kernel_size, stride, "none", "leaky_relu",
+                                     negative_slope))
             in_channels = out_channels
         self.features = nn.Sequential(*blocks, nn.Flatten())
         self.num_features = output_shape(self.features, (input_channels, height, width))[0]
         self.num_outputs, self.initializer = 1, init
         self.head = self.build_head(1)
-        self.class_head = dense_head(self.num_features, num_classes, head_hidden, negative_slope) if num_classes else None
+        if num_classes:
+            self.class_head = dense_head(self.num_features, num_classes, head_hidden, negative_slope)
         self.code_head = (CodeHead(self.num_features, discrete_codes, continuous_codes, code_log_variance, head_hidden)
                           if discrete_codes or continuous_codes else None)
         initialize(self, init)
@@ -187,7 +189,8 @@ class PatchGANDiscriminator(Discriminator):
 
     def __init__(self, image_shape: tuple[int, int, int] = (3, 32, 32), channels: list[int] = [32, 64, 128, 256],
                  strides: list[int] = [2, 2, 2, 1], kernel_size: int = 3, patch: bool = True,
-                 instance_norm: bool = False, negative_slope: float = 0.2, init: Initializer = "glorot_uniform") -> None:
+                 instance_norm: bool = False, negative_slope: float = 0.2,
+                 init: Initializer = "glorot_uniform") -> None:
         super().__init__()
         image_shape = check_image_shape(image_shape, "PatchGANDiscriminator")
         check_same_length("PatchGANDiscriminator", channels=channels, strides=strides)
@@ -195,7 +198,8 @@ class PatchGANDiscriminator(Discriminator):
         in_channels = image_shape[0]
         for i, (out_channels, stride) in enumerate(zip(channels, strides)):
             norm = "instance" if instance_norm and i > 0 else "none"
-            blocks.append(conv_block(in_channels, out_channels, kernel_size, stride, norm, "leaky_relu", negative_slope))
+            blocks.append(conv_block(in_channels, out_channels, kernel_size, stride, norm, "leaky_relu",
+                                     negative_slope))
             in_channels = out_channels
         self.features = nn.Sequential(*blocks)
         self.feature_shape = output_shape(self.features, image_shape)

@@ -48,7 +48,8 @@ class DCGANGenerator(nn.Module):
         if height % upsampling or width % upsampling:
             raise ConfigurationError(f"DCGANGenerator upsamples by {upsampling} (the product of strides {strides}), "
                                      f"which does not divide the image size {height}×{width}; change strides.")
-        self.image_shape, self.latent_dim, self.condition_dim = (image_channels, height, width), latent_dim, condition_dim
+        self.image_shape = (image_channels, height, width)
+        self.latent_dim, self.condition_dim = latent_dim, condition_dim
         start = (channels[0], height // upsampling, width // upsampling)
         blocks: list[nn.Module] = [nn.Linear(latent_dim + condition_dim, math.prod(start)), nn.Unflatten(1, start)]
         in_channels = channels[0]

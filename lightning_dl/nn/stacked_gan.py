@@ -104,7 +104,8 @@ class StackedFeatureGenerator(nn.Module):
 
     def forward(self, latent: Tensor, condition: Tensor | None = None) -> Tensor:
         """Features f1 ``(N, feature_dim)`` from ``z1`` ``(N, latent_dim)`` and one-hot labels ``(N, num_classes)``."""
-        return self.head(self.features(join_condition(latent, condition, self.condition_dim, "StackedFeatureGenerator")))
+        inputs = join_condition(latent, condition, self.condition_dim, "StackedFeatureGenerator")
+        return self.head(self.features(inputs))
 
 
 class StackedImageGenerator(DCGANGenerator):
@@ -115,12 +116,16 @@ class StackedImageGenerator(DCGANGenerator):
         image_shape: ``(C, H, W)`` of the images.
         latent_dim: Size of ``z0`` (50).
         feature_dim: Size of f1, the condition.
-        **kwargs: Any other :class:`DCGANGenerator` argument (channels, strides, kernel_size, init).
+        channels: Channels of the hidden transposed-convolution blocks.
+        strides: Stride of each hidden block.
+        kernel_size: Kernel of every transposed convolution (odd).
+        init: Weight initialiser.
     """
 
     def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 50, feature_dim: int = 256,
-                 **kwargs) -> None:
-        super().__init__(image_shape, latent_dim=latent_dim, condition_dim=feature_dim, **kwargs)
+                 channels: list[int] = [128, 64, 32], strides: list[int] = [2, 2, 1], kernel_size: int = 5,
+                 init: Initializer = "glorot_uniform") -> None:
+        super().__init__(image_shape, latent_dim, feature_dim, channels, strides, kernel_size, init)
 
 
 class StackedFeatureDiscriminator(Discriminator):
@@ -157,8 +162,14 @@ class StackedImageDiscriminator(DCGANDiscriminator):
     Args:
         image_shape: ``(C, H, W)`` of the images.
         latent_dim: Size of ``z0`` to recover.
-        **kwargs: Any other :class:`DCGANDiscriminator` argument (channels, strides, kernel_size, init).
+        channels: Channels of the convolutions.
+        strides: Stride of each convolution.
+        kernel_size: Kernel of every convolution (odd).
+        init: Weight initialiser.
     """
 
-    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 50, **kwargs) -> None:
-        super().__init__(image_shape, continuous_codes=latent_dim, head_hidden=0, **kwargs)
+    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 50,
+                 channels: list[int] = [32, 64, 128, 256], strides: list[int] = [2, 2, 2, 1], kernel_size: int = 5,
+                 init: Initializer = "glorot_uniform") -> None:
+        super().__init__(image_shape, continuous_codes=latent_dim, channels=channels, strides=strides,
+                         kernel_size=kernel_size, head_hidden=0, init=init)

@@ -49,9 +49,9 @@ class UNetGenerator(nn.Module):
         init: Weight initialiser.
     """
 
-    def __init__(self, input_shape: tuple[int, int, int] = (1, 32, 32), output_shape: tuple[int, int, int] = (3, 32, 32),
-                 filters: list[int] = [32, 64, 128, 256], kernel_size: int = 3, negative_slope: float = 0.2,
-                 init: Initializer = "glorot_uniform") -> None:
+    def __init__(self, input_shape: tuple[int, int, int] = (1, 32, 32),
+                 output_shape: tuple[int, int, int] = (3, 32, 32), filters: list[int] = [32, 64, 128, 256],
+                 kernel_size: int = 3, negative_slope: float = 0.2, init: Initializer = "glorot_uniform") -> None:
         super().__init__()
         input_shape = check_image_shape(input_shape, "UNetGenerator")
         output_shape = check_image_shape(output_shape, "UNetGenerator")
