@@ -158,6 +158,16 @@ def test_bare_network_judge_reads_images_as_given(trained):
     torch.testing.assert_close(predict_classes(trained.judge, inputs), trained.judge(inputs).argmax(1))
 
 
+def test_project_cnn_as_judge():
+    from lightning_dl.nn import CNN
+
+    cnn = CNN((1, 8, 8), NUM_CLASSES, channels=[4], hidden_sizes=[32])
+    assert ClassifierFeatures(cnn, SHAPE).num_features == 32  # its last hidden dense layer
+    assert ClassifierFeatures(cnn, SHAPE, layer="features").num_features == 4 * 4 * 4  # conv maps after pooling
+    images = torch.randn(6, *SHAPE)
+    assert ClassifierFeatures(cnn, SHAPE)(images).shape == (6, 32)
+
+
 def test_infogan_codes_are_matched_to_the_classes_they_draw(judge):
     pixels, labels = synthetic_pixels(300, seed=13)
     code_of_class = torch.tensor([2, 0, 1])  # the generator learnt a permutation of the classes

@@ -42,19 +42,22 @@ class StackedEncoder(Network):
     feature f1: (Conv-ReLU-MaxPool) blocks, flatten, Dense-ReLU to ``feature_dim``; ``head`` (Encoder1) maps
     f1 to class logits. Train it as a classifier first, then freeze it.
 
+    It takes ``(input_shape, num_outputs)`` first like every classifier network, so the ``Classifier``
+    module trains it.
+
     Args:
-        image_shape: ``(C, H, W)`` of the images.
-        num_classes: Classes of the head.
+        input_shape: ``(C, H, W)`` of the images.
+        num_outputs: Classes of the head.
         feature_dim: Size of the intermediate feature f1 (the reference's ``fc3``, 256).
         channels: Filters of each conv block (unpadded convolutions, 2×2 max pooling).
         kernel_size: Conv kernel size.
         init: Weight initialiser.
     """
 
-    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), num_classes: int = 10, feature_dim: int = 256,
+    def __init__(self, input_shape: tuple[int, int, int] = (1, 28, 28), num_outputs: int = 10, feature_dim: int = 256,
                  channels: list[int] = [64, 64], kernel_size: int = 3, init: Initializer = "glorot_uniform") -> None:
         super().__init__()
-        image_shape = check_image_shape(image_shape, "StackedEncoder")
+        image_shape = check_image_shape(input_shape, "StackedEncoder")
         blocks: list[nn.Module] = []
         in_channels = image_shape[0]
         for out_channels in channels:
@@ -63,8 +66,8 @@ class StackedEncoder(Network):
         blocks.append(nn.Flatten())
         flat = output_shape(nn.Sequential(*blocks), image_shape)[0]
         self.features = nn.Sequential(*blocks, *dense_relu_stack(flat, [feature_dim]))
-        self.num_features, self.num_outputs, self.initializer = feature_dim, num_classes, init
-        self.head = self.build_head(num_classes)
+        self.num_features, self.num_outputs, self.initializer = feature_dim, num_outputs, init
+        self.head = self.build_head(num_outputs)
         initialize(self, init)
 
     def build_head(self, num_outputs: int) -> nn.Module:
