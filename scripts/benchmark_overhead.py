@@ -43,6 +43,7 @@ import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -90,7 +91,8 @@ class EpochTimer(pl.Callback):
 def train_lightning(dm: FashionMNISTDataModule, epochs: int, limit_batches: int | None) -> list[float]:
     """Train with lightning_dl, validation off; the wall time of each epoch."""
     pl.seed_everything(SEED, verbose=False)
-    model = Classifier(build_network, input_shape=dm.input_shape, num_classes=dm.num_classes, optimizer="adam", lr=LR)
+    model = Classifier(build_network, input_shape=dm.input_shape, num_classes=dm.num_classes,
+                       optimizer=partial(torch.optim.Adam, lr=LR))
     timer = EpochTimer()
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,

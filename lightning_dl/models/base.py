@@ -128,8 +128,11 @@ class BaseModule(pl.LightningModule):
         """Add ``value`` (weighted by ``weight``, e.g. the batch size) to the stage's running mean of ``name``."""
         key = f"{stage}__{name}"
         if key not in self.stage_means:
-            self.stage_means[key] = MeanMetric().to(value.device)
-        self.stage_means[key].update(value.detach(), weight)
+            # No NaN check per update: it would stop the device on every batch (a NaN mean still shows up).
+            self.stage_means[key] = MeanMetric(nan_strategy="disable").to(value.device)
+        # With nan_strategy="disable" torchmetrics 1.9 drops the weight argument, so the value is repeated
+        # `weight` times instead (a view, no copy): the mean of the repeats is the weighted mean.
+        self.stage_means[key].update(value.detach().reshape(()).expand(weight))
 
     def update_metrics(self, stage: Stage, predictions: Tensor, targets: Tensor) -> None:
         """Queue a batch for the stage's torchmetrics; they are updated once every ``METRIC_CHUNK`` batches."""

@@ -1,20 +1,24 @@
-"""Plain torch building blocks (no Lightning): networks, initialisers, regularisers."""
+"""Plain torch building blocks (no Lightning): networks, GAN networks, adversarial losses, initialisers,
+regularisers."""
 
+from lightning_dl.nn.adversarial import (AdversarialLoss, HingeLoss, LeastSquaresLoss, NonSaturatingLoss,
+                                         WassersteinGradientPenaltyLoss, WassersteinLoss)
 from lightning_dl.nn.base import Network, NetworkFactory
+from lightning_dl.nn.discriminators import (CodeHead, CodePrediction, DCGANDiscriminator, Discriminator,
+                                            DiscriminatorOutputs, PatchGANDiscriminator)
+from lightning_dl.nn.generators import DCGANGenerator
 from lightning_dl.nn.init import initialize
 from lightning_dl.nn.networks import CNN, MLP, RNN, activation_layer
 from lightning_dl.nn.regularizers import Penalty, apply_max_norm, regularization_loss, regularize
+from lightning_dl.nn.stacked_gan import (StackedEncoder, StackedFeatureDiscriminator, StackedFeatureGenerator,
+                                         StackedImageDiscriminator, StackedImageGenerator)
+from lightning_dl.nn.unet import UNetGenerator
 
 __all__ = [
-    "CNN",
-    "MLP",
-    "RNN",
-    "Network",
-    "NetworkFactory",
-    "Penalty",
-    "activation_layer",
-    "apply_max_norm",
-    "initialize",
-    "regularization_loss",
-    "regularize",
+    "CNN", "MLP", "RNN", "AdversarialLoss", "CodeHead", "CodePrediction", "DCGANDiscriminator", "DCGANGenerator",
+    "Discriminator", "DiscriminatorOutputs", "HingeLoss", "LeastSquaresLoss", "Network", "NetworkFactory",
+    "NonSaturatingLoss", "PatchGANDiscriminator", "Penalty", "StackedEncoder", "StackedFeatureDiscriminator",
+    "StackedFeatureGenerator", "StackedImageDiscriminator", "StackedImageGenerator", "UNetGenerator",
+    "WassersteinGradientPenaltyLoss", "WassersteinLoss", "activation_layer", "apply_max_norm", "initialize",
+    "regularization_loss", "regularize",
 ]
