@@ -1,0 +1,218 @@
+"""The GAN loop: frozen players, the n_critic schedule, clipping, counters, EMA, conditions, non-finite losses."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from lightning_dl.data import ArrayDataModule
+from lightning_dl.errors import ConfigurationError, NonFiniteLossError
+from lightning_dl.models import ACGAN, CGAN, GAN, InfoGAN
+from lightning_dl.models.gans.base import one_hot
+from lightning_dl.nn import (DCGANDiscriminator, DCGANGenerator, LeastSquaresLoss, WassersteinGradientPenaltyLoss,
+                             WassersteinLoss)
+
+from conftest import make_images
+
+TINY = {"generator": partial(DCGANGenerator, channels=[16, 8], strides=[2, 1], kernel_size=3),
+        "discriminator": partial(DCGANDiscriminator, channels=[8, 16], strides=[2, 2], kernel_size=3, head_hidden=16),
+        "input_shape": (1, 8, 8), "num_classes": 4, "latent_dim": 8, "num_samples": 20}
+
+
+def gan_data(n: int = 64, batch_size: int = 8) -> ArrayDataModule:
+    images, labels = make_images(n, num_classes=4)
+    test_images, test_labels = make_images(16, num_classes=4, seed=1)
+    return ArrayDataModule(images, labels, test_images, test_labels, num_classes=4, batch_size=batch_size,
+                           val_fraction=0, normalization="symmetric_range")
+
+
+def fit(model: GAN, data=None, **kwargs) -> pl.Trainer:
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=kwargs.pop("max_epochs", 1), logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, **kwargs)
+    trainer.fit(model, data or gan_data())
+    return trainer
+
+
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def unchanged(before: dict[str, torch.Tensor], module: torch.nn.Module) -> bool:
+    return all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+class PhaseSpy(pl.Callback):
+    """Records, around every optimiser step, whether each player changed and received gradients."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, bool, bool, bool]] = []
+
+    def on_train_batch_start(self, trainer, model, batch, batch_idx):
+        generator_optimizer, discriminator_optimizer = model.optimizers()
+        for name, optimizer in (("generator", generator_optimizer), ("discriminator", discriminator_optimizer)):
+            original = optimizer.optimizer.step
+
+            def step(*args, _name=name, _original=original, **kwargs):
+                other = model.discriminator if _name == "generator" else model.generator
+                before = snapshot(other)
+                got_gradient = any(p.grad is not None for p in other.parameters())
+                trained = any(p.grad is not None for p in (model.generator if _name == "generator"
+                                                           else model.discriminator).parameters())
+                result = _original(*args, **kwargs)
+                self.steps.append((_name, trained, got_gradient, unchanged(before, other)))
+                return result
+
+            optimizer.optimizer.step = step
+
+    def on_train_batch_end(self, trainer, model, outputs, batch, batch_idx):
+        for optimizer in model.optimizers():
+            optimizer.optimizer.__dict__.pop("step", None)
+
+
+def test_each_step_trains_one_player_and_leaves_the_other_untouched():
+    spy = PhaseSpy()
+    fit(GAN(**TINY), callbacks=[spy], max_steps=-1, limit_train_batches=4)
+    assert [name for name, *_ in spy.steps] == ["discriminator", "generator"] * 4
+    for name, trained, other_got_gradient, other_unchanged in spy.steps:
+        assert trained, f"the {name} had no gradient at its own step"
+        assert not other_got_gradient, f"the other player received a gradient during the {name} step"
+        assert other_unchanged, f"the other player's weights changed during the {name} step"
+
+
+@pytest.mark.parametrize("n_critic", [1, 3])
+def test_n_critic_discriminator_steps_per_generator_step(n_critic):
+    spy = PhaseSpy()
+    model = GAN(**TINY, n_critic=n_critic)
+    fit(model, callbacks=[spy], limit_train_batches=7)
+    names = [name for name, *_ in spy.steps]
+    assert names.count("discriminator") == 7 and names.count("generator") == 7 // n_critic
+    # each generator step follows exactly n_critic discriminator steps
+    runs = "".join("d" if n == "discriminator" else "g" for n in names).split("g")
+    assert all(len(run) == n_critic for run in runs[:-1])
+    assert (int(model.discriminator_steps), int(model.generator_steps)) == (7, 7 // n_critic)
+
+
+def test_the_schedule_continues_across_epochs():
+    """Counted by the module's own counters, not the batch index: 3 batches an epoch, n_critic 2."""
+    model = GAN(**TINY, n_critic=2)
+    fit(model, gan_data(n=24), max_epochs=3)  # 3 batches x 3 epochs = 9 discriminator steps
+    assert (int(model.discriminator_steps), int(model.generator_steps)) == (9, 4)
+
+
+def test_wgan_critic_weights_stay_within_the_clip():
+    model = GAN(**TINY, adversarial_loss=WassersteinLoss(clip_value=0.01), n_critic=2,
+                discriminator_optimizer=partial(torch.optim.RMSprop, lr=0.05))
+    fit(model, limit_train_batches=4)
+    weights = torch.cat([p.detach().flatten() for p in model.discriminator.parameters()])
+    assert weights.abs().max() <= 0.01 + 1e-7
+    assert weights.abs().max() == pytest.approx(0.01)  # a large learning rate drives weights to the bound
+
+
+def test_gradient_penalty_is_added_for_wgan_gp():
+    model = GAN(**TINY, adversarial_loss=WassersteinGradientPenaltyLoss(penalty_weight=10.0))
+    model.trainer = None
+    losses = model.discriminator_losses(next(iter(_loader())))
+    assert losses["gradient_penalty"] > 0
+    assert losses["loss"].item() == pytest.approx((losses["adversarial_loss"] + losses["gradient_penalty"]).item())
+
+
+def _loader():
+    dm = gan_data()
+    dm.setup("fit")
+    return dm.train_dataloader()
+
+
+def test_counters_limit_the_run_and_travel_in_the_checkpoint():
+    model = GAN(**TINY, max_generator_steps=3)
+    trainer = fit(model, max_epochs=5)
+    assert int(model.generator_steps) == 3 and int(model.discriminator_steps) == 3  # 3 of the first epoch's 8 batches
+    state = model.state_dict()
+    assert {"discriminator_steps", "generator_steps", "sample_latent"} <= set(state)
+
+
+def test_generator_average_follows_the_generator_and_is_sampled():
+    model = GAN(**TINY, ema_decay=0.5)
+    fit(model, limit_train_batches=3)
+    average, live = model.generator_average.module, model.generator
+    assert not all(torch.equal(a, b) for a, b in zip(average.parameters(), live.parameters()))
+    assert model.sampling_generator is average
+    assert not any(p.requires_grad for p in average.parameters())
+    assert int(model.generator_average.n_averaged) == 3
+
+
+def test_cgan_generator_receives_the_requested_classes():
+    model = CGAN(**TINY)
+    seen = []
+    model.generator.register_forward_hook(lambda module, inputs, output: seen.append(inputs))
+    labels = torch.tensor([3, 0, 2, 1, 3])
+    images = model.sample(5, labels)
+    assert images.shape == (5, 1, 8, 8)
+    latent, condition = seen[-1]
+    assert torch.equal(condition, one_hot(labels, 4))
+
+
+def test_cgan_discriminator_reads_the_real_labels():
+    model = CGAN(**TINY)
+    seen = []
+    model.discriminator.condition_embedding.register_forward_hook(lambda m, inputs, output: seen.append(inputs[0]))
+    images, labels = next(iter(_loader()))
+    model.discriminator_losses((images, labels))
+    assert torch.equal(seen[0], one_hot(labels, 4))  # real images with their own classes
+
+
+def test_acgan_class_loss_uses_the_requested_and_the_real_classes():
+    model = ACGAN(**TINY)
+    batch = next(iter(_loader()))
+    losses = model.discriminator_losses(batch)
+    assert "class_loss" in losses and losses["class_loss"] > 0
+    assert "class_loss" in model.generator_losses(batch)
+
+
+def test_conditional_gans_need_labels():
+    model = CGAN(**TINY)
+    with pytest.raises(Exception, match="label_format to integer"):
+        model.discriminator_losses((torch.zeros(4, 1, 8, 8),))
+
+
+def test_infogan_codes_are_recovered_in_both_phases():
+    model = InfoGAN(**{**TINY, "latent_dim": 6}, discrete_codes=4, continuous_codes=2)
+    batch = next(iter(_loader()))
+    for losses in (model.discriminator_losses(batch), model.generator_losses(batch)):
+        assert {"discrete_code_loss", "continuous_code_loss"} <= set(losses)
+    grids = model.sample_grids()
+    assert grids["discrete_code"].shape == (40, 1, 8, 8) and {"continuous_code_0", "continuous_code_1"} <= set(grids)
+    assert all(0 <= grid.min() and grid.max() <= 1 for grid in grids.values())
+
+
+def test_a_non_finite_loss_stops_the_run_naming_phase_and_step():
+    model = GAN(**TINY, adversarial_loss=LeastSquaresLoss())
+    original = model.generator_losses
+
+    def poisoned(batch):
+        losses = original(batch)
+        if int(model.generator_steps) == 2:
+            losses["loss"] = losses["loss"] * float("nan")
+        return losses
+
+    model.generator_losses = poisoned
+    with pytest.raises(NonFiniteLossError, match=r"generator loss is nan at generator step 3 \(epoch 0, batch 2\)"):
+        fit(model, limit_train_batches=5)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ConfigurationError, match="n_critic"):
+        GAN(**TINY, n_critic=0)
+    with pytest.raises(ConfigurationError, match="ema_decay"):
+        GAN(**TINY, ema_decay=1.5)
+
+
+def test_sample_grid_callback_writes_pngs(tmp_path):
+    from lightning_dl.callbacks import SampleGrid
+
+    grid = SampleGrid()
+    fit(GAN(**TINY), callbacks=[grid], limit_train_batches=2, default_root_dir=str(tmp_path))
+    assert {p.parent.name for p in grid.saved} == {"samples", "interpolation"}
+    assert all(p.suffix == ".png" and p.stat().st_size > 100 for p in grid.saved)
