@@ -204,8 +204,8 @@ class CycleGAN(GAN):
                                       ("b_to_a", "a_to_b", self.sample_images_b)):
             translated = self.translate(real, direction)
             rows = [real, translated, self.translate(translated, back)]
-            grids[direction] = self.to_display(torch.cat([row.expand(-1, 3, -1, -1) if row.shape[1] == 1 else row
-                                                          for row in rows]))
+            grid = torch.cat([row.expand(-1, 3, -1, -1) if row.shape[1] == 1 else row for row in rows])
+            grids[direction] = self.to_display(grid).clamp(0, 1)  # held-out images may lie beyond the train range
         return grids
 
     def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
