@@ -17,6 +17,7 @@ from lightning_dl.data.splits import (AllData, ChronologicalSplit, ShuffledKFold
                                       StratifiedShuffleSplit, make_split, stratified_split)
 from lightning_dl.data.tabular import TabularDataModule
 from lightning_dl.data.transforms import build_augmentation, build_transforms
+from lightning_dl.data.unpaired import UnpairedDataModule, load_svhn
 from lightning_dl.data.vision import ArrayDataModule, DigitsDataModule, FashionMNISTDataModule, MNISTDataModule
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "ShuffledKFold", "ShuffledSplit", "StratifiedKFold", "StratifiedShuffleSplit", "TableArrays",
     "TabularDataModule", "Vocabulary", "arrange", "build_augmentation", "build_transforms", "load_digits",
     "load_fashion_mnist", "load_mnist", "load_table", "make_split", "make_targets", "read_idx", "stratified_split",
+    "UnpairedDataModule", "load_svhn",
 ]

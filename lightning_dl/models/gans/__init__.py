@@ -3,6 +3,7 @@
 from lightning_dl.models.gans.acgan import ACGAN
 from lightning_dl.models.gans.base import GAN, Draw
 from lightning_dl.models.gans.cgan import CGAN
+from lightning_dl.models.gans.cyclegan import CycleGAN
 from lightning_dl.models.gans.infogan import InfoGAN
 
-__all__ = ["ACGAN", "CGAN", "Draw", "GAN", "InfoGAN"]
+__all__ = ["ACGAN", "CGAN", "CycleGAN", "Draw", "GAN", "InfoGAN"]
