@@ -5,5 +5,6 @@ from lightning_dl.models.gans.base import GAN, Draw
 from lightning_dl.models.gans.cgan import CGAN
 from lightning_dl.models.gans.cyclegan import CycleGAN
 from lightning_dl.models.gans.infogan import InfoGAN
+from lightning_dl.models.gans.stackedgan import StackedGAN
 
-__all__ = ["ACGAN", "CGAN", "CycleGAN", "Draw", "GAN", "InfoGAN"]
+__all__ = ["ACGAN", "CGAN", "CycleGAN", "Draw", "GAN", "InfoGAN", "StackedGAN"]

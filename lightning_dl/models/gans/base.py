@@ -193,7 +193,7 @@ class GAN(BaseModule):
 
     # --- the loop ----------------------------------------------------------------------------------
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        generator_optimizer, discriminator_optimizer = self.optimizers()
+        generator_optimizer, discriminator_optimizer = self.optimizers()[:2]  # a variant may add more (StackedGAN)
         self._optimise("discriminator", discriminator_optimizer, self.discriminator, batch)
         self.discriminator_steps += 1
         if self.adversarial_loss.clip_value is not None:
