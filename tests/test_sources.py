@@ -125,3 +125,19 @@ def test_real_fashion_mnist_when_installed():
     arrays = sources.load_fashion_mnist("data", download=False)
     assert arrays.train_images.shape == (60000, 28, 28, 1) and arrays.test_images.shape == (10000, 28, 28, 1)
     assert np.bincount(arrays.train_labels).tolist() == [6000] * 10
+
+
+@pytest.mark.parametrize("name, rows, features, task, classes", [
+    ("diabetes", 442, 10, "regression", None), ("breast_cancer", 569, 30, "classification", ("malignant", "benign")),
+    ("wine", 178, 13, "classification", ("class_0", "class_1", "class_2"))])
+def test_bundled_tables(name, rows, features, task, classes):
+    table = sources.load_table(name)
+    assert table.features.shape == (rows, features) and len(table.feature_names) == features
+    assert table.task == task and table.class_names == classes and len(table.targets) == rows
+    if name == "diabetes":  # raw units, not scikit-learn's pre-scaled copy (that scaling saw every row)
+        assert table.targets.min() >= 25 and table.features[:, table.feature_names.index("age")].max() > 50
+
+
+def test_unknown_bundled_table():
+    with pytest.raises(DatasetNotFoundError, match="breast_cancer"):
+        sources.load_table("iris")

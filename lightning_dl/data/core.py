@@ -185,6 +185,7 @@ class InMemoryDataModule(pl.LightningDataModule):
     def __init__(self, batch_size: int = 128, val_fraction: float = 0.1, split: SplitKind = "auto",
                  num_folds: int | None = None, fold: int = 0, seed: int = 42, num_workers: int = 0) -> None:
         super().__init__()
+        self.save_hyperparameters(ignore=list(self.not_hyperparameters))  # subclasses' arguments too
         check_choice("split", split, SplitKind)
         self.preprocessors: dict[str, Preprocessor] = {}
         self.train_set: InMemoryDataset | None = None

@@ -129,7 +129,6 @@ class ImageDataModule(InMemoryDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__(batch_size, val_fraction, split, num_folds, fold, seed, num_workers)
-        self.save_hyperparameters(ignore=list(self.not_hyperparameters))
         check_choice("label_format", label_format, LabelFormat)
         check_choice("layout", layout, Layout)
         self.normalization = Normalization(normalization, self.max_pixel_value)

@@ -139,7 +139,6 @@ class TabularDataModule(InMemoryDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__(batch_size, val_fraction, split, num_folds, fold, seed, num_workers)
-        self.save_hyperparameters(ignore=list(self.not_hyperparameters))
         sources = [dataset is not None, data is not None, features is not None]
         if sum(sources) != 1:
             raise ConfigurationError("Give exactly one source of rows: dataset (a bundled table), data (a CSV path "
