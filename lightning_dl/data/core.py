@@ -192,7 +192,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.val_set: InMemoryDataset | None = None
         self.test_set: InMemoryDataset | None = None
         self._splits: dict[str, tuple[Any, Any]] | None = None
-        self._logged_statistics: tuple[int, str] | None = None
+        self._logged_statistics: tuple[tuple[int, ...], str] | None = None
 
     # --- what subclasses provide -------------------------------------------------------------------
     def fetch(self) -> None:
@@ -241,12 +241,13 @@ class InMemoryDataModule(pl.LightningDataModule):
         """Log the statistics in use. Called when a dataloader is built, which is after Lightning has restored a
         checkpoint's state, so ``test --ckpt_path`` logs the checkpoint's statistics, not freshly fitted ones."""
         trainer = self.trainer
-        if trainer is None or trainer.logger is None:
+        if trainer is None or not trainer.loggers:
             return
         statistics = self.statistics()
-        stamp = (id(trainer.logger), repr(statistics))
+        stamp = (tuple(id(logger) for logger in trainer.loggers), repr(statistics))
         if statistics and stamp != self._logged_statistics:
-            trainer.logger.log_hyperparams(statistics)
+            for logger in trainer.loggers:
+                logger.log_hyperparams(statistics)
             self._logged_statistics = stamp
 
     def _training_epoch(self) -> int | None:
