@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import LearningRateMonitor
+from jsonargparse import Namespace
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from lightning_dl.callbacks import EarlyStopping, ModelCheckpoint, RandomStateCheckpoint
@@ -57,8 +60,14 @@ class LightningDLCLI(LightningCLI):
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="After fit, test the best checkpoint (the last one when nothing is monitored), "
                                  "if the model has a test step.")
-        for name in LINKED_ATTRIBUTES:  # ignored where the DataModule lacks the attribute or the model the argument
-            parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
+
+    def instantiate_classes(self) -> None:
+        """Build the DataModule first, then give the model what the data knows, then the rest as usual."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if isinstance(config.get("data"), Namespace) and isinstance(config.get("model"), Namespace):
+            config.data = instantiate(config.data)  # jsonargparse keeps an instance it is given
+            link_data_to_model(config.data, config.model)
+        super().instantiate_classes()
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         trainer = super().instantiate_trainer(**kwargs)
@@ -82,12 +91,55 @@ class LightningDLCLI(LightningCLI):
         finish_wandb_run()
 
 
+def import_object(path: str) -> Any:
+    """The object a dotted path names, e.g. ``lightning_dl.data.DigitsDataModule``."""
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def instantiate(value: Any) -> Any:
+    """An object from its ``class_path``/``init_args`` config (recursively); other values as they are."""
+    if isinstance(value, Namespace) and "class_path" in value:
+        arguments = {k: instantiate(v) for k, v in (value.get("init_args") or Namespace()).items()}
+        return import_object(value.class_path)(**arguments)
+    if isinstance(value, list):
+        return [instantiate(v) for v in value]
+    return value.as_dict() if isinstance(value, Namespace) else value
+
+
+def accepted_arguments(cls: type) -> set[str]:
+    """The keyword arguments ``cls`` accepts, following ``**kwargs`` up through its base classes."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(vars(klass)["__init__"]).parameters.values()
+        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            break
+    return names
+
+
+def link_data_to_model(data: Any, model_config: Namespace) -> None:
+    """Copy into the model's arguments each of :data:`LINKED_ATTRIBUTES` that the DataModule has (not None)
+    and the model's constructor takes: a DataModule without one, or a model without one, is no error."""
+    accepted = accepted_arguments(import_object(model_config.class_path))
+    if model_config.get("init_args") is None:
+        model_config.init_args = Namespace()
+    for name in LINKED_ATTRIBUTES:
+        value = getattr(data, name, None)
+        if value is not None and name in accepted:
+            model_config.init_args[name] = tuple(value) if isinstance(value, list) else value
+
+
 def checkpoint_to_test(trainer: pl.Trainer) -> str | None:
     """The best checkpoint where one was monitored, else the last; ``None`` (the weights in memory) without any."""
     callback = trainer.checkpoint_callback
     if callback is None:
         return None
-    return callback.best_model_path or callback.last_model_path or None
+    if callback.monitor is not None and callback.best_model_path:
+        return callback.best_model_path
+    return callback.last_model_path or callback.best_model_path or None
 
 
 def finish_wandb_run() -> None:

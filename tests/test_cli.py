@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
+import torch
 import yaml
 
 from lightning_dl.cli import cli_main
@@ -15,24 +17,29 @@ from lightning_dl.models import Classifier
 
 from conftest import REPO
 
-CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+SNIPPETS = ("trainer", "logger")
+#: Every concept config, in any family folder (snippets excluded).
+CONFIGS = sorted(c for c in (REPO / "configs").rglob("*.yaml") if c.parent.name not in SNIPPETS)
+DIGITS = str(REPO / "configs/classifiers/cnn_digits.yaml")
 QUICK = ["--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false"]
 
 
-def test_there_are_configs():
-    assert {"cnn_fashion_mnist.yaml", "mlp_fashion_mnist.yaml", "rnn_fashion_mnist.yaml",
-            "cnn_digits.yaml"} <= {c.name for c in CONFIGS}
+def test_there_are_configs_in_family_folders():
+    names = {c.relative_to(REPO / "configs").as_posix() for c in CONFIGS}
+    assert {"classifiers/cnn_fashion_mnist.yaml", "classifiers/mlp_fashion_mnist.yaml", "gans/dcgan.yaml",
+            "classifiers/rnn_fashion_mnist.yaml", "classifiers/cnn_digits.yaml"} <= names
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.relative_to(REPO / "configs").as_posix())
 def test_every_config_runs_a_fast_dev_run(config):
     cli = cli_main(["fit", "--config", str(config), "--trainer.fast_dev_run", "true", *QUICK])
     assert cli.trainer.state.finished
-    assert "test/accuracy" in cli.trainer.callback_metrics  # tested after fit
+    if type(cli.model).test_step is not pl.LightningModule.test_step:
+        assert any(k.startswith("test/") for k in cli.trainer.callback_metrics)  # tested after fit
 
 
 def test_snippets_combine_with_a_concept_config(tmp_path):
-    cli = cli_main(["fit", "--config", str(REPO / "configs/cnn_digits.yaml"),
+    cli = cli_main(["fit", "--config", DIGITS,
                     "--config", str(REPO / "configs/trainer/quick.yaml"),
                     "--config", str(REPO / "configs/logger/csv.yaml"), "--trainer.enable_progress_bar", "false"])
     assert cli.trainer.current_epoch == 2 and type(cli.trainer.logger).__name__ == "CSVLogger"
@@ -43,7 +50,7 @@ def test_snippets_combine_with_a_concept_config(tmp_path):
 
 
 def test_validate_test_and_predict_from_a_checkpoint():
-    config = ["--config", str(REPO / "configs/cnn_digits.yaml"), "--config", str(REPO / "configs/trainer/quick.yaml"),
+    config = ["--config", DIGITS, "--config", str(REPO / "configs/trainer/quick.yaml"),
               "--config", str(REPO / "configs/logger/csv.yaml"), "--trainer.enable_progress_bar", "false"]
     cli_main(["fit", *config, "--test_after_fit", "false"])
     checkpoint = str(next(Path("runs").rglob("last.ckpt")))
@@ -54,7 +61,7 @@ def test_validate_test_and_predict_from_a_checkpoint():
 
 def test_print_config_produces_a_config_that_runs(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
-        cli_main(["fit", "--config", str(REPO / "configs/cnn_digits.yaml"), "--print_config"])
+        cli_main(["fit", "--config", DIGITS, "--print_config"])
     assert exit_.value.code == 0
     printed = capsys.readouterr().out
     assert yaml.safe_load(printed)["model"]["init_args"]["network"]["class_path"] == "lightning_dl.nn.CNN"
@@ -64,18 +71,18 @@ def test_print_config_produces_a_config_that_runs(capsys, tmp_path):
 
 
 def test_unknown_config_key_is_named(tmp_path, capsys):
-    config = yaml.safe_load((REPO / "configs/cnn_digits.yaml").read_text())
+    config = yaml.safe_load(Path(DIGITS).read_text())
     config["model"]["init_args"]["learning_rate"] = 0.1  # the key is called lr
     (tmp_path / "typo.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(SystemExit) as exit_:
         cli_main(["fit", "--config", str(tmp_path / "typo.yaml")])
-    assert exit_.value.code != 0
+    assert exit_.value.code == 2
     assert "learning_rate" in capsys.readouterr().err
 
 
 def test_unknown_choice_is_named(capsys):
     with pytest.raises(SystemExit):
-        cli_main(["fit", "--config", str(REPO / "configs/cnn_digits.yaml"), "--data.init_args.layout", "pixels"])
+        cli_main(["fit", "--config", DIGITS, "--data.init_args.layout", "pixels"])
     assert "pixels" in capsys.readouterr().err
 
 
@@ -86,7 +93,72 @@ def test_python_dash_m_and_console_script_help():
         assert "fit" in result.stdout or "--model" in result.stdout
 
 
-def test_model_help_shows_docstrings(capsys):
+def test_model_help_shows_docstrings_and_only_the_projects_networks(capsys):
     with pytest.raises(SystemExit):
         cli_main(["fit", "--model.help", "lightning_dl.models.Classifier"])
-    assert "Max-norm constraint" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Max-norm constraint" in out
+    assert "lightning_dl.nn.CNN" in out and "lightning_dl.nn.RNN" in out
+    assert "torch.nn.Identity" not in out and "Quantize" not in out
+
+
+# --- a CLI that serves every family -------------------------------------------------------------------
+@pytest.fixture
+def tested_checkpoints(monkeypatch):
+    """The ``ckpt_path`` of every ``Trainer.test`` call."""
+    calls: list = []
+    original = pl.Trainer.test
+
+    def test(self, *args, ckpt_path=None, **kwargs):
+        calls.append(ckpt_path)
+        return original(self, *args, ckpt_path=ckpt_path, **kwargs)
+
+    monkeypatch.setattr(pl.Trainer, "test", test)
+    return calls
+
+
+def test_fit_tests_the_best_checkpoint(tested_checkpoints):
+    cli = cli_main(["fit", "--config", DIGITS, *QUICK, "--trainer.max_epochs", "2", "--trainer.logger", "false"])
+    best = cli.trainer.checkpoint_callback.best_model_path
+    assert Path(best).name.startswith("best-epoch=") and tested_checkpoints == [best]
+
+
+def test_test_after_fit_can_be_switched_off(tested_checkpoints):
+    cli_main(["fit", "--config", DIGITS, *QUICK, "--trainer.max_epochs", "1", "--trainer.logger", "false",
+              "--test_after_fit", "false"])
+    assert tested_checkpoints == []
+
+
+def test_validation_switched_off_trains_checkpoints_and_tests_the_last(tested_checkpoints, caplog):
+    caplog.set_level("INFO")
+    cli = cli_main(["fit", "--config", str(REPO / "configs/classifiers/cnn_fashion_mnist.yaml"), *QUICK,
+                    "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches",
+                    "0", "--trainer.limit_test_batches", "2", "--trainer.logger", "false"])
+    assert cli.trainer.state.finished and not cli.trainer.early_stopping_callback.active
+    assert [Path(path).name for path in tested_checkpoints] == ["last.ckpt"]
+    assert Path(tested_checkpoints[0]).is_file()
+    assert "Validation is off (limit_val_batches=0): early stopping on val/loss is skipped." in caplog.text
+
+
+def test_a_model_that_monitors_nothing_trains_checkpoints_and_resumes(tmp_path, tested_checkpoints):
+    config = ["--config", DIGITS, *QUICK, "--model", "cli_helpers.Unmonitored", "--trainer.logger", "false",
+              "--checkpoint.dirpath", str(tmp_path / "checkpoints"), "--checkpoint.save_top_k", "-1"]
+    cli = cli_main(["fit", *config, "--trainer.max_epochs", "2"])
+    saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert saved == ["epoch=0-step=39.ckpt", "epoch=1-step=78.ckpt", "last.ckpt"], saved  # every epoch, kept
+    assert cli.trainer.early_stopping_callback.active is False and tested_checkpoints == []  # no test step
+    resumed = cli_main(["fit", *config, "--trainer.max_epochs", "3",
+                        "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")])
+    assert resumed.trainer.current_epoch == 3 and resumed.trainer.global_step == 117
+
+
+def test_what_the_data_knows_travels_to_the_model():
+    cli = cli_main(["--config", DIGITS, *QUICK], run=False)
+    assert cli.model.input_shape == (1, 8, 8) and cli.model.num_classes == 10
+    assert cli.model.class_names == tuple(str(d) for d in range(10))
+
+
+def test_a_model_without_an_argument_the_data_provides_still_links():
+    """cli_helpers.Unmonitored takes no class_names: the link is skipped, not an error."""
+    cli = cli_main(["--config", DIGITS, *QUICK, "--model", "cli_helpers.Unmonitored"], run=False)
+    assert cli.model.input_shape == (1, 8, 8)
