@@ -12,7 +12,6 @@ from lightning_dl.data import ArrayDataModule, EpochShuffleSampler, EvaluationSa
 from lightning_dl.data import Normalization, arrange, stratified_split
 from lightning_dl.errors import ConfigurationError
 
-from conftest import make_images
 from data_helpers import TinyClassifier, quiet_trainer
 
 

@@ -146,7 +146,7 @@ def test_a_classifier_trains_on_wine():
 
 # --- mistakes ---------------------------------------------------------------------------------------
 def test_missing_column_names_it_and_lists_the_columns(table_csv):
-    with pytest.raises(ConfigurationError, match=r"no column 'colour'; its columns are: petal, sepal, weekday, species"):
+    with pytest.raises(ConfigurationError, match=r"no column 'colour'; its columns are: petal, sepal, weekday, spec"):
         ready(data=table_csv, target_column="species", feature_columns=["petal", "colour"])
     with pytest.raises(ConfigurationError, match="target_column"):
         ready(data=table_csv)
@@ -177,8 +177,23 @@ def test_a_csv_that_does_not_exist(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({}, "exactly one source"), ({"dataset": "wine", "features": np.ones((3, 2))}, "exactly one source"),
     ({"dataset": "iris"}, "Unknown dataset"), ({"dataset": "wine", "task": "regression"}, "classification table"),
-    ({"dataset": "diabetes", "label_format": "integer"}, "float"), ({"dataset": "wine", "test_fraction": 1}, "test_fraction"),
+    ({"dataset": "diabetes", "label_format": "integer"}, "float"),
+    ({"dataset": "wine", "test_fraction": 1}, "test_fraction"),
 ])
 def test_bad_settings(kwargs, message):
     with pytest.raises(ConfigurationError, match=message):
         ready(**kwargs)
+
+
+def test_fitted_scalers_travel_in_the_state_dict_and_data_stays_out_of_hyperparameters():
+    features = RNG.normal(size=(80, 3)).astype(np.float32)
+    targets = (features[:, 0] * 3).astype(np.float32)
+    source = ready(features=features, targets=targets, target_normalization="standardize")
+    assert "features" not in source.hparams and "targets" not in source.hparams and source.hparams.seed == 42
+    other = ready(features=features * 5 + 1, targets=targets * 2, target_normalization="standardize")
+    other.load_state_dict(source.state_dict())
+    assert other.statistics() == source.statistics()
+    # the datasets were rebuilt with the restored statistics: test rows are scaled by the source's
+    raw_test_rows = torch.as_tensor(other.load_splits()["test"][0])
+    assert torch.allclose(other.test_set.inputs, (raw_test_rows - source.features.shift) / source.features.scale)
+    assert not torch.allclose(other.test_set.inputs, (raw_test_rows - raw_test_rows.mean(0)) / raw_test_rows.std(0))

@@ -323,5 +323,6 @@ class Vocabulary(Preprocessor):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.max_size, self.min_freq = state["max_size"], state["min_freq"]
-        self.pad_token, self.unknown_token, self.coverage = state["pad_token"], state["unknown_token"], state["coverage"]
+        self.pad_token, self.unknown_token = state["pad_token"], state["unknown_token"]
+        self.coverage = state["coverage"]
         self._set_tokens(state["tokens"])

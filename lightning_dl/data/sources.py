@@ -199,8 +199,8 @@ def load_table(name: str) -> TableArrays:
     ``wine`` (178 rows, 13 features, 3 cultivars)."""
     import sklearn.datasets
 
-    loaders = {"diabetes": lambda: sklearn.datasets.load_diabetes(scaled=False), "breast_cancer": sklearn.datasets.load_breast_cancer,
-               "wine": sklearn.datasets.load_wine}
+    loaders = {"diabetes": lambda: sklearn.datasets.load_diabetes(scaled=False),
+               "breast_cancer": sklearn.datasets.load_breast_cancer, "wine": sklearn.datasets.load_wine}
     if name not in loaders:
         raise DatasetNotFoundError(f"No bundled table named {name!r}; choose one of {', '.join(TABLE_DATASETS)}.")
     bunch = loaders[name]()

@@ -45,7 +45,7 @@ class MNISTDataModule(ImageDataModule):
 
 
 class DigitsDataModule(ImageDataModule):
-    """scikit-learn's bundled handwritten digits: 1,797 8×8 images (values 0..16); a tiny real dataset for fast runs."""
+    """scikit-learn's bundled handwritten digits: 1,797 8×8 images (values 0..16); a tiny real set for fast runs."""
 
     image_shape = (8, 8, 1)
     num_classes = 10
