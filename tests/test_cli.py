@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
-import torch
 import yaml
 
 from lightning_dl.cli import cli_main

@@ -127,7 +127,7 @@ def _loader():
 
 def test_counters_limit_the_run_and_travel_in_the_checkpoint():
     model = GAN(**TINY, max_generator_steps=3)
-    trainer = fit(model, max_epochs=5)
+    fit(model, max_epochs=5)
     assert int(model.generator_steps) == 3 and int(model.discriminator_steps) == 3  # 3 of the first epoch's 8 batches
     state = model.state_dict()
     assert {"discriminator_steps", "generator_steps", "sample_latent"} <= set(state)

@@ -29,4 +29,4 @@ def test_subpackages_export_their_public_classes():
     import lightning_dl.nn as nn
 
     assert {"FashionMNISTDataModule", "MNISTDataModule", "DigitsDataModule", "ArrayDataModule"} <= set(data.__all__)
-    assert {"MLP", "CNN", "RNN", "Penalty"} <= set(nn.__all__) and models.__all__ == ["Classifier"]
+    assert {"MLP", "CNN", "RNN", "Penalty"} <= set(nn.__all__) and {"Classifier", "Regressor", "GAN", "CGAN"} <= set(models.__all__)

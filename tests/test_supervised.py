@@ -3,7 +3,6 @@ schedulers, regularisation in the loss, label checks without host syncs."""
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import pytest
