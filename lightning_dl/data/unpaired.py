@@ -176,7 +176,7 @@ class UnpairedSampler(EpochShuffleSampler):
         """Items ``start … start + length - 1`` of one domain's stream of permutations."""
         order = []
         for cycle in range(start // size, (start + length - 1) // size + 1):
-            generator = torch.Generator().manual_seed(stream_seed(self.seed, 0, cycle) >> 1)
+            generator = torch.Generator().manual_seed(stream_seed(self.seed, domain, cycle) >> 1)
             order.append(torch.randperm(size, generator=generator))
         offset = start - (start // size) * size
         return torch.cat(order)[offset:offset + length].tolist()
