@@ -237,8 +237,7 @@ class UnpairedDataModule(InMemoryDataModule):
                  samples_per_epoch: int | None = None, train_images: int | None = None, patch_size: int = 32,
                  normalization: NormalizationMode = "symmetric_range", transforms_a: TransformSpec | None = None,
                  transforms_b: TransformSpec | None = None, seed: int = 42, num_workers: int = 0) -> None:
-        super().__init__(batch_size=batch_size, val_fraction=0.0, seed=seed, num_workers=num_workers)
-        self.save_hyperparameters()
+        super().__init__(batch_size=batch_size, val_fraction=0.0, seed=seed, num_workers=num_workers)  # saves hparams
         check_choice("pair", pair, DomainPair)
         if samples_per_epoch is not None and samples_per_epoch < 1:
             raise ConfigurationError(f"samples_per_epoch={samples_per_epoch} must be at least 1 (or null).")
