@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import struct
 import time
 from pathlib import Path
 
-import pytest
 import torch
 
 from lightning_dl.cli import cli_main
 
 from conftest import REPO
 
-DIGITS = ["--config", str(REPO / "configs/cnn_digits.yaml"), "--trainer.enable_progress_bar", "false",
+DIGITS = ["--config", str(REPO / "configs/classifiers/cnn_digits.yaml"), "--trainer.enable_progress_bar", "false",
           "--trainer.accelerator", "cpu", "--trainer.devices", "1"]
 
 
@@ -76,18 +76,34 @@ def final_weights(tmp_path: Path, name: str, *extra: str) -> dict[str, torch.Ten
                  "--checkpoint.dirpath", str(run / "checkpoints"), "--test_after_fit", "false",
                  # dropout and augmentation draw random numbers: the resumed run must draw the same ones
                  "--model.init_args.network.init_args.dropout", "0.3",
-                 "--data.init_args.augmentation", '[{"Affine": {"translate_percent": [-0.1, 0.1], "p": 0.5}}]']
+                 "--data.init_args.augmentation", '[{"Affine": {"translate_percent": [-0.1, 0.1], "p": 0.5}}]',
+                 # a plateau scheduler that acts every epoch: its step must not be lost at the restart
+                 "--model.init_args.lr_scheduler", '{"class_path": "torch.optim.lr_scheduler.ReduceLROnPlateau", '
+                 '"init_args": {"patience": 0, "factor": 0.5, "threshold": 10.0}}']
     cli = cli_main(["fit", *arguments, *extra])
-    return {k: v.clone() for k, v in cli.model.state_dict().items()}
+    rates = torch.tensor([group["lr"] for group in cli.trainer.optimizers[0].param_groups])
+    return {"lr": rates, **{k: v.clone() for k, v in cli.model.state_dict().items()}}
 
 
 def test_resuming_from_last_checkpoint_is_exact(tmp_path):
-    uninterrupted = final_weights(tmp_path, "straight", "--trainer.max_epochs", "2")
+    uninterrupted = final_weights(tmp_path, "straight", "--trainer.max_epochs", "3")
     final_weights(tmp_path, "stopped", "--trainer.max_epochs", "1")
-    resumed = final_weights(tmp_path, "resumed", "--trainer.max_epochs", "2",
+    resumed = final_weights(tmp_path, "resumed", "--trainer.max_epochs", "3",
                             "--ckpt_path", str(tmp_path / "stopped" / "checkpoints" / "last.ckpt"))
     assert uninterrupted.keys() == resumed.keys()
     for name in uninterrupted:
         assert torch.equal(uninterrupted[name], resumed[name]), name
-    once = final_weights(tmp_path, "once", "--trainer.max_epochs", "1")
+    once = final_weights(tmp_path, "once", "--trainer.max_epochs", "1")  # (its checkpoint is the 'stopped' one's)
     assert not all(torch.equal(once[k], uninterrupted[k]) for k in once)  # the test can tell runs apart
+
+
+def test_wandb_is_offline_by_default_and_leaves_the_environment_as_it_was(monkeypatch, tmp_path):
+    """No WANDB_MODE, no API key, no ``wandb login``: the run is written offline; afterwards WANDB_MODE is unset
+    again, so the next run in the same process (a notebook's) is not forced offline by this one."""
+    for variable in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.netrc with wandb credentials
+    cli = cli_main(["fit", *DIGITS, "--config", str(REPO / "configs/trainer/quick.yaml"), "--test_after_fit", "false"])
+    assert type(cli.trainer.logger).__name__ == "WandbLogger" and cli.trainer.logger._offline
+    assert len(glob.glob(str(tmp_path / "runs/wandb/offline-run-*/run-*.wandb"))) == 1
+    assert "WANDB_MODE" not in os.environ
