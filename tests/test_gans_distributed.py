@@ -1,0 +1,46 @@
+"""GANs where users run them: two DDP processes on the CPU, and bf16 mixed precision."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from lightning_dl.models import GAN
+from test_gans import TINY, gan_data
+
+WORKER = Path(__file__).with_name("ddp_gan_worker.py")
+
+
+@pytest.mark.parametrize("loss", ["bce", "gp"], ids=["dcgan", "wgan_gp"])
+def test_two_process_ddp_keeps_the_players_identical(tmp_path, loss):
+    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(WORKER.parent)}
+    env.pop("LOCAL_RANK", None)
+    result = subprocess.run([sys.executable, str(WORKER), str(tmp_path), loss], capture_output=True, text=True,
+                            timeout=300, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    for name in ("generator", "discriminator", "average"):  # gradients are averaged: the replicas agree
+        assert ranks[0]["sums"][name] == pytest.approx(ranks[1]["sums"][name], rel=1e-9), name
+    n_critic = 1 if loss == "bce" else 2
+    batches = ranks[0]["batches"]
+    assert batches == 4  # 64 images, 2 processes, batches of 8: each process trains on its own half
+    assert all(r["steps"] == [2 * batches, 2 * batches // n_critic] for r in ranks)
+    assert ranks[0]["first_labels"] != ranks[1]["first_labels"]
+
+
+def test_bf16_mixed_precision_trains_on_the_cpu():
+    model = GAN(**TINY)
+    trainer = pl.Trainer(accelerator="cpu", precision="bf16-mixed", max_epochs=1, limit_train_batches=3, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, gan_data())
+    assert int(model.generator_steps) == 3
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert model.sample(4).dtype == torch.float32 and torch.isfinite(trainer.callback_metrics["train/generator_loss_epoch"])
