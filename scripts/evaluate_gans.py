@@ -1,0 +1,300 @@
+"""Train every GAN variant from its config for the same budget and judge it with the frozen classifier.
+
+Each variant in ``configs/gans/`` is trained in this process through the CLI (``cli_main``) on
+Fashion-MNIST for the same number of real batches (``--batches``: discriminator steps; a variant with
+``n_critic: 5`` takes a fifth as many generator steps) or of generator steps (``--generator-steps``).
+Then the judge of ``scripts/train_judge.py`` scores ``--samples`` generated images against as many real
+test images:
+
+- **FID**: torchmetrics' ``FrechetInceptionDistance`` with the judge's penultimate layer as its features
+  (lower is better; the first row, real training vs real test images, is the floor);
+- **min class share**: each class's share among the judge's predictions for samples drawn without asking
+  for a class (random labels for CGAN/ACGAN, random codes for InfoGAN); a collapsed mode shows as a class
+  with (almost) no share, a uniform generator gives 0.10 each;
+- **conditional accuracy**: how often the judge recognises the requested class (CGAN, ACGAN), or, for
+  InfoGAN, the class its discrete code was matched to (codes matched on one half of the samples, scored
+  on the other).
+
+Variants listed in ``--ema-variants`` (DCGAN by default) train with ``ema_decay`` and are judged twice:
+with the generator itself and with its exponential moving average. ``--curve-every`` also measures FID
+(on ``--curve-samples`` images) every so many batches, to see how far a variant is from converging.
+
+    python scripts/train_judge.py                                   # first: runs/judge/judge.pt
+    python scripts/evaluate_gans.py --batches 200                    # every variant, 200 real batches each
+    python scripts/evaluate_gans.py --variants dcgan cgan --batches 20 --samples 500   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import shlex
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from lightning_dl.cli import cli_main
+from lightning_dl.evaluation import (ClassifierFeatures, Judge, class_coverage, classifier_fid, conditional_accuracy,
+                                     load_judge, match_codes_to_classes)
+from lightning_dl.models import ACGAN, CGAN, GAN, InfoGAN
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "gans"
+VARIANTS = ["dcgan", "wgan", "wgan_gp", "lsgan", "cgan", "acgan", "infogan", "stackedgan", "cyclegan"]
+#: Variants the script knows it cannot judge in a short budget, and why (listed in the table, not run).
+NOT_JUDGED = {
+    "stackedgan": "its schedule trains the encoder, then each GAN alone, for whole epochs "
+                  "(encoder_epochs + independent_epochs = 12) before the joint phase that generates images",
+    "cyclegan": "translates between two domains, so there is no class-conditional FID to take; its measure "
+                "is the cycle L1 on held-out images, not computed here",
+}
+
+
+@dataclass
+class Result:
+    """One row of the table."""
+
+    variant: str
+    budget: str
+    generator_steps: int
+    discriminator_steps: int
+    train_seconds: float
+    fid: float | None = None
+    min_class_share: float | None = None
+    conditional_accuracy: float | None = None
+    class_shares: list[float] = field(default_factory=list)
+    curve: list[dict[str, float]] = field(default_factory=list)
+    note: str = ""
+
+
+# --- sampling ---------------------------------------------------------------------------------------
+@torch.no_grad()
+def generate(model: GAN, generator: nn.Module, n: int, labels: Tensor | None = None,
+             chunk: int = 500) -> tuple[Tensor, Tensor | None]:
+    """``n`` images from ``generator`` (in eval mode) and the classes/codes they were drawn for (None for an
+    unconditional GAN). ``labels``: the classes (CGAN, ACGAN) or discrete codes (InfoGAN) to ask for."""
+    was_training = generator.training
+    generator.eval()
+    images, drawn = [], []
+    for start in range(0, n, chunk):
+        part = None if labels is None else labels[start:start + chunk]
+        draw = model.condition(min(chunk, n - start), part)
+        images.append(model.generate(draw, generator))
+        if draw.labels is not None:
+            drawn.append(draw.labels)
+    generator.train(was_training)
+    return torch.cat(images), (torch.cat(drawn) if drawn else None)
+
+
+def judge_generator(model: GAN, generator: nn.Module, judge: ClassifierFeatures, real: Tensor,
+                    num_classes: int) -> dict[str, Any]:
+    """FID, class shares and (for conditional variants) conditional accuracy of one generator."""
+    n = len(real)
+    with torch.random.fork_rng():
+        torch.manual_seed(1234)
+        free, _ = generate(model, generator, n)
+        scores: dict[str, Any] = {"fid": classifier_fid(judge, real, free).item()}
+        shares = class_coverage(judge, free, num_classes)
+        scores.update(class_shares=[round(s, 4) for s in shares.tolist()], min_class_share=shares.min().item())
+        requested = torch.arange(n) % num_classes
+        if isinstance(model, (CGAN, ACGAN)):  # ACGAN is a CGAN; StackedGAN too
+            images, _ = generate(model, generator, n, requested)
+            scores["conditional_accuracy"] = conditional_accuracy(judge, images, requested, num_classes).accuracy.item()
+        elif isinstance(model, InfoGAN):
+            images, codes = generate(model, generator, n, requested % model.discrete_codes)
+            half = n // 2  # match codes to classes on one half, score on the other
+            mapping = match_codes_to_classes(judge, images[:half], codes[:half], num_classes)
+            scores["conditional_accuracy"] = conditional_accuracy(judge, images[half:], mapping[codes[half:]],
+                                                                  num_classes).accuracy.item()
+            scores["code_to_class"] = mapping.tolist()
+    return scores
+
+
+# --- training under a budget ------------------------------------------------------------------------
+class Budget(pl.Callback):
+    """Stops training after ``batches`` real batches or ``generator_steps`` generator steps, and measures
+    FID on ``curve_samples`` images every ``curve_every`` batches (RNG forked: the run itself is unchanged)."""
+
+    def __init__(self, batches: int | None, generator_steps: int | None, judge: ClassifierFeatures,
+                 real: Tensor, curve_every: int | None) -> None:
+        self.batches, self.generator_steps, self.judge, self.real = batches, generator_steps, judge, real
+        self.curve_every = curve_every
+        self.curve: list[dict[str, float]] = []
+        self.start = time.perf_counter()
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: GAN) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: GAN, outputs: Any, batch: Any, batch_idx: int) -> None:
+        batches, steps = int(pl_module.discriminator_steps), int(pl_module.generator_steps)
+        if self.curve_every and batches % self.curve_every == 0:
+            with torch.random.fork_rng():
+                torch.manual_seed(batches)
+                fake, _ = generate(pl_module, pl_module.sampling_generator, len(self.real))
+            fid = classifier_fid(self.judge, self.real, fake).item()
+            self.curve.append({"batches": batches, "generator_steps": steps, "fid": round(fid, 2),
+                               "seconds": round(time.perf_counter() - self.start, 1)})
+            print(f"  {batches} batches, {steps} generator steps: FID {fid:.1f} ({len(self.real)} samples)", flush=True)
+        if (self.batches and batches >= self.batches) or (self.generator_steps and steps >= self.generator_steps):
+            trainer.should_stop = True
+
+
+def build(variant: str, args: argparse.Namespace) -> Any:
+    """The CLI of one variant from its config, instantiated but not run; its DataModule set up."""
+    command = ["--config", str(CONFIGS / f"{variant}.yaml"), "--trainer.accelerator", "cpu",
+               "--trainer.devices", "1", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+               "--trainer.max_epochs", "1000", "--trainer.default_root_dir", str(args.output.parent / variant),
+               "--data.init_args.data_dir", args.data_dir, "--seed_everything", str(args.seed)]
+    if variant in args.ema_variants:
+        command += ["--model.init_args.ema_decay", str(args.ema_decay)]
+    cli = cli_main(command + shlex.split(args.cli_args), run=False)
+    cli.datamodule.setup("fit")
+    return cli
+
+
+def real_test_images(datamodule: pl.LightningDataModule, n: int, seed: int) -> tuple[Tensor, Tensor]:
+    """``n`` random test images, normalised as the generator's training data was, and their labels."""
+    datamodule.setup("test")
+    order = torch.randperm(len(datamodule.test_set), generator=torch.Generator().manual_seed(seed))[:n]
+    images, labels = datamodule.test_set.__getitems__(order.tolist())
+    return images, labels
+
+
+def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list[Result]:
+    """Train one variant under the budget and judge it (with and without the weight average for EMA variants)."""
+    print(f"{variant}: training for {describe_budget(args)}", flush=True)
+    cli = build(variant, args)
+    model, data = cli.model, cli.datamodule
+    judge = saved_judge.features(image_normalization=data.normalization)
+    real, _ = real_test_images(data, args.samples, args.seed)
+    budget = Budget(args.batches, args.generator_steps, judge, real[:args.curve_samples], args.curve_every)
+    cli.trainer.callbacks.append(budget)
+    start = time.perf_counter()
+    cli.trainer.fit(model, data)
+    seconds = time.perf_counter() - start
+    common = dict(budget=describe_budget(args), generator_steps=int(model.generator_steps),
+                  discriminator_steps=int(model.discriminator_steps), train_seconds=round(seconds, 1))
+    generators = {variant: model.generator}
+    if model.generator_average is not None:
+        generators[f"{variant} + EMA {args.ema_decay:g}"] = model.generator_average.module
+    results = []
+    for name, generator in generators.items():
+        scores = judge_generator(model, generator, judge, real, data.num_classes)
+        note = f"codes -> classes {scores.pop('code_to_class')}" if "code_to_class" in scores else ""
+        curve = budget.curve if name == variant else []  # the curve samples from the average when there is one
+        results.append(Result(name, **common, **scores, curve=curve, note=note))
+        print(f"  {format_row(results[-1])}", flush=True)
+    return results
+
+
+def real_reference(args: argparse.Namespace, saved_judge: Judge) -> Result:
+    """The row a perfect generator would reach: real training images judged against the real test images
+    (FID), and the judge's class shares and accuracy on the real test images."""
+    data = build("dcgan", args).datamodule
+    judge = saved_judge.features(image_normalization=data.normalization)
+    real, labels = real_test_images(data, args.samples, args.seed)
+    train_images = data.train_set.__getitems__(list(range(args.samples)))[0]
+    shares = class_coverage(judge, real, data.num_classes)
+    return Result("real images (reference)", "–", 0, 0, 0.0, fid=classifier_fid(judge, real, train_images).item(),
+                  min_class_share=shares.min().item(), class_shares=[round(s, 4) for s in shares.tolist()],
+                  conditional_accuracy=conditional_accuracy(judge, real, labels, data.num_classes).accuracy.item(),
+                  note="FID: training vs test images; accuracy: the judge's on test images")
+
+
+# --- the report -------------------------------------------------------------------------------------
+def describe_budget(args: argparse.Namespace) -> str:
+    return f"{args.batches} batches" if args.batches else f"{args.generator_steps} G steps"
+
+
+def number(value: float | None, digits: int) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def format_row(r: Result) -> str:
+    if r.budget == "–":
+        steps, wall = "–", "–"
+    else:
+        steps = f"{r.budget} ({r.generator_steps} G / {r.discriminator_steps} D steps)" if r.train_seconds else r.budget
+        wall = f"{r.train_seconds / 60:.1f} min"
+    return (f"| {r.variant} | {steps} | {wall} | {number(r.fid, 1)} | {number(r.min_class_share, 3)} | "
+            f"{number(r.conditional_accuracy, 3)} | {r.note} |")
+
+
+def table(results: list[Result]) -> str:
+    lines = ["| variant | budget | wall time | FID ↓ | min class share | conditional accuracy | note |",
+             "|---|---|---|---|---|---|---|"]
+    return "\n".join(lines + [format_row(r) for r in results])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    budget = parser.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--batches", type=int, help="real batches (discriminator steps) per variant")
+    budget.add_argument("--generator-steps", type=int, help="generator steps per variant")
+    parser.add_argument("--variants", nargs="+", default=VARIANTS,
+                        help=f"config names in configs/gans (default: {' '.join(VARIANTS)})")
+    parser.add_argument("--judge", type=Path, default=Path("runs/judge/judge.pt"), help="made by train_judge.py")
+    parser.add_argument("--samples", type=int, default=5000, help="generated and real images per measurement")
+    parser.add_argument("--ema-variants", nargs="*", default=["dcgan"], help="judged with and without EMA")
+    parser.add_argument("--ema-decay", type=float, default=0.999)
+    parser.add_argument("--curve-every", type=int, default=None, help="also measure FID every this many batches")
+    parser.add_argument("--curve-samples", type=int, default=1000, help="images per curve point")
+    parser.add_argument("--cli-args", default="", help="extra CLI arguments for every variant, one string")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (a shared machine: 1)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--data-dir", default="data", help="the DataModule's data_dir (falls back to the system copy)")
+    parser.add_argument("--output", type=Path, default=Path("runs/gan_eval/results.json"), help="JSON results")
+    args = parser.parse_args(argv)
+    for name in ("batches", "generator_steps", "samples", "curve_every", "curve_samples", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.samples < 2 or (args.curve_every and args.curve_samples > args.samples):
+        parser.error("--samples must be at least 2 and at least --curve-samples")
+    return args
+
+
+def quiet_lightning() -> None:
+    """Keep the report readable: no Trainer banners or advice about workers for in-memory data."""
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+    for message in (".*does not have many workers.*", ".*val_dataloader.*", ".*Unable to serialize.*",
+                    ".*LeafSpec.*", ".*args parameter is intended.*"):
+        warnings.filterwarnings("ignore", message=message)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    quiet_lightning()
+    torch.set_num_threads(args.threads)
+    saved_judge = load_judge(args.judge)
+    start = time.perf_counter()
+    results: list[Result] = [real_reference(args, saved_judge)]
+    for variant in args.variants:
+        if variant in NOT_JUDGED:
+            results.append(Result(variant, "not run", 0, 0, 0.0, note=NOT_JUDGED[variant]))
+        else:
+            results.extend(evaluate(variant, args, saved_judge))
+    print()
+    print(table(results))
+    print(f"\nJudge: {Path(saved_judge.info.get('config', '?')).name}, {saved_judge.info.get('epochs', '?')} epochs, "
+          f"test accuracy {number(saved_judge.info.get('test_accuracy'), 4)}. {args.samples} generated vs "
+          f"{args.samples} real test images per measurement; {args.threads} thread(s); "
+          f"{(time.perf_counter() - start) / 60:.1f} min in all.")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "judge": saved_judge.info, "results": [asdict(r) for r in results],
+        "table": table(results)}, indent=2) + "\n")
+    print(f"Written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
