@@ -91,7 +91,7 @@ def test_the_smaller_domain_cycles_and_samples_per_epoch_walks_through_a_domain(
     data.setup("fit")
     epochs = [epoch_of(data, e) for e in range(3)]
     assert all(len(a) == 16 for a, _ in epochs)
-    assert sorted(sum((a for a, _ in epochs), [])) == list(range(48))  # three short epochs = one pass
+    assert sorted(a for epoch_a, _ in epochs for a in epoch_a) == list(range(48))  # three short epochs = one pass
     with pytest.raises(ConfigurationError, match="samples_per_epoch"):
         NumberedDomains(samples_per_epoch=0)
 
@@ -103,8 +103,9 @@ def test_statistics_are_fitted_per_domain_on_the_train_split_only():
     assert first.statistics() == second.statistics() == {
         "data/normalization_a/min": [0.0], "data/normalization_a/max": [31.0],
         "data/normalization_b/min": [0.0] * 3, "data/normalization_b/max": [63.0] * 3}
-    assert all(torch.equal(x, y) for x, y in zip(first.train_set.__getitems__([0, 5]), second.train_set.__getitems__([0, 5])))
-    held_out_a, held_out_b = second.test_set.__getitems__([0])
+    first_batch, second_batch = first.train_set.__getitems__([0, 5]), second.train_set.__getitems__([0, 5])
+    assert all(torch.equal(x, y) for x, y in zip(first_batch, second_batch))
+    held_out_a, _ = second.test_set.__getitems__([0])
     assert held_out_a.flatten()[0].item() == pytest.approx((250 - 15.5) / 15.5)  # train statistics on test images
     restored = NumberedDomains(size_a=32, held_out_value=20)
     restored.load_state_dict(first.state_dict())
@@ -209,7 +210,7 @@ def test_each_step_trains_both_networks_of_one_player_and_leaves_the_other_playe
         assert trained and not other_got_gradient and other_unchanged, name
     after = model.state_dict()
     for network in ("generator.a_to_b.", "generator.b_to_a.", "discriminator.a.", "discriminator.b."):
-        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(network)), f"{network} not trained"
+        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(network)), network
 
 
 def test_translation_grids_use_validation_images_kept_in_the_checkpoint(tmp_path):

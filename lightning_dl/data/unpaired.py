@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import colorsys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -105,7 +105,12 @@ def fetch_svhn(data_dir: str | Path, download: bool = True) -> dict[str, Path]:
                 return {split: place / name for split, name in SVHN_FILES.items()}
         return None
 
-    files, reason = find(), "downloading was turned off"
+    def not_found(reason: str) -> DatasetNotFoundError:
+        return DatasetNotFoundError(
+            f"SVHN not found and {reason}.\nPut {' and '.join(SVHN_FILES.values())} (the 'cropped digits' format "
+            "from ufldl.stanford.edu/housenumbers) in one of:\n" + "\n".join(f"  - {p}" for p in places))
+
+    files = find()
     if files is None and download:
         try:
             import torchvision.datasets
@@ -113,12 +118,10 @@ def fetch_svhn(data_dir: str | Path, download: bool = True) -> dict[str, Path]:
             for split in SVHN_FILES:
                 torchvision.datasets.SVHN(str(root), split=split, download=True)
         except Exception as error:  # URLError, OSError, RuntimeError... when offline
-            reason = f"downloading failed ({type(error).__name__}: {error})"
+            raise not_found(f"downloading failed ({type(error).__name__}: {error})") from error
         files = find()
     if files is None:
-        raise DatasetNotFoundError(
-            f"SVHN not found and {reason}.\nPut {' and '.join(SVHN_FILES.values())} (the 'cropped digits' format "
-            "from ufldl.stanford.edu/housenumbers) in one of:\n" + "\n".join(f"  - {p}" for p in places))
+        raise not_found("downloading was turned off" if not download else "the download left no files")
     return files
 
 
@@ -129,7 +132,8 @@ def load_svhn(data_dir: str | Path, download: bool = True) -> sources.ImageArray
     arrays = {}
     for split, path in fetch_svhn(data_dir, download).items():
         mat = loadmat(path)
-        arrays[split] = (np.ascontiguousarray(mat["X"].transpose(3, 0, 1, 2)), mat["y"].reshape(-1).astype(np.int64) % 10)
+        images = np.ascontiguousarray(mat["X"].transpose(3, 0, 1, 2))  # stored (H, W, C, N)
+        arrays[split] = (images, mat["y"].reshape(-1).astype(np.int64) % 10)
     return sources.ImageArrays(*arrays["train"], *arrays["test"], sources.DIGIT_CLASSES)
 
 
@@ -230,7 +234,7 @@ class UnpairedDataModule(InMemoryDataModule):
     """
 
     #: (H, W, C) of each domain before the transforms.
-    domain_shapes: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
+    domain_shapes: ClassVar[dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]]] = {
         "fashion_mnist_rgb": ((32, 32, 1), (32, 32, 3)), "mnist_svhn": ((32, 32, 1), (32, 32, 3))}
 
     def __init__(self, pair: DomainPair = "grey_colour", data_dir: str = "data", batch_size: int = 64,
@@ -290,7 +294,8 @@ class UnpairedDataModule(InMemoryDataModule):
         if hp.pair == "fashion_mnist_rgb":
             arrays = sources.load_fashion_mnist(hp.data_dir, download=False)
             domains = []
-            for images, labels in ((arrays.train_images, arrays.train_labels), (arrays.test_images, arrays.test_labels)):
+            for images, labels in ((arrays.train_images, arrays.train_labels),
+                                   (arrays.test_images, arrays.test_labels)):
                 order = rng.permutation(len(images))
                 half_a, half_b = order[:len(order) // 2], order[len(order) // 2:]  # no image in both domains
                 domains.append((resize(images[half_a], 32), tint(resize(images[half_b], 32), labels[half_b])))

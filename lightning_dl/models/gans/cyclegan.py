@@ -20,12 +20,13 @@ Direction = Literal["a_to_b", "b_to_a"]
 
 
 class CycleGAN(GAN):
-    """CycleGAN: two generators translate between image domains A and B (``G: A→B``, ``F: B→A``) and two
-    discriminators judge each domain, trained on unpaired batches ``(images_a, images_b)`` (see
-    :class:`~lightning_dl.data.UnpairedDataModule`). Runs on the :class:`GAN` loop: the two generators are
-    one network for the generator step (``generator["a_to_b"]``, ``generator["b_to_a"]``), the two
-    discriminators one for the discriminator step (``discriminator["a"]``, ``discriminator["b"]``), each pair
-    with one optimiser.
+    """CycleGAN: image-to-image translation between two domains A and B, learnt from unpaired examples.
+
+    Two generators translate (``G: A→B``, ``F: B→A``) and two discriminators judge each domain, trained on
+    unpaired batches ``(images_a, images_b)`` (see :class:`~lightning_dl.data.UnpairedDataModule`). Runs on
+    the :class:`GAN` loop: the two generators are one network for the generator step (``generator["a_to_b"]``,
+    ``generator["b_to_a"]``), the two discriminators one for the discriminator step (``discriminator["a"]``,
+    ``discriminator["b"]``), each pair with one optimiser.
 
     - **Discriminators** (each loss halved, as in the paper): ``D_B`` tells real B from ``G(a)``, ``D_A``
       real A from ``F(b)``; least squares by default, one logit per patch (PatchGAN) or per image
@@ -119,7 +120,8 @@ class CycleGAN(GAN):
         for domain, real, fake in (("a", real_a, fake_a), ("b", real_b, fake_b)):
             discriminator = self.discriminator[domain]
             real_logits, fake_logits = discriminator(real), discriminator(fake)
-            terms[f"adversarial_loss_{domain}"] = 0.5 * self.adversarial_loss.discriminator_loss(real_logits, fake_logits)
+            adversarial = self.adversarial_loss.discriminator_loss(real_logits, fake_logits)
+            terms[f"adversarial_loss_{domain}"] = 0.5 * adversarial
             if self.adversarial_loss.uses_penalty:
                 terms[f"gradient_penalty_{domain}"] = self.adversarial_loss.penalty(discriminator, real, fake)
             scores[f"real_score_{domain}"] = real_logits.detach().float().mean()
@@ -194,8 +196,9 @@ class CycleGAN(GAN):
         return self.translate(self.sample_images_a[torch.arange(n, device=self.device) % len(self.sample_images_a)])
 
     def sample_grids(self) -> dict[str, Tensor]:
-        """Two grids in [0, 1], one row each: real A, A→B, A→B→A (``a_to_b``); real B, B→A, B→A→B (``b_to_a``).
-        Grey images are shown as RGB beside colour ones. Set ``SampleGrid``'s ``nrow`` to ``num_samples``."""
+        """Two grids in [0, 1], one row each: real A, A→B, A→B→A (``a_to_b``); real B, B→A, B→A→B
+        (``b_to_a``). Grey images are shown as RGB beside colour ones. Set ``SampleGrid``'s ``nrow`` to
+        ``num_samples``."""
         if not self.sample_images_chosen:
             raise RuntimeError("CycleGAN has no translation images yet: train it with validation (or training) data, "
                                "or call set_sample_images(images_a, images_b).")
