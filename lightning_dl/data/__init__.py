@@ -8,6 +8,7 @@ split and train-only augmentation (:mod:`~lightning_dl.data.transforms`), in-mem
 
 from lightning_dl.data.core import (EpochShuffleSampler, EvaluationSampler, InMemoryDataModule, InMemoryDataset,
                                     make_targets)
+from lightning_dl.data.episodes import EpisodeDataset, EpisodeSampler, EpisodicDataModule
 from lightning_dl.data.images import ImageDataModule, arrange
 from lightning_dl.data.preprocessing import (FeatureNormalization, Normalization, Preprocessor, SeriesScaler,
                                              Vocabulary)
@@ -27,5 +28,5 @@ __all__ = [
     "ShuffledKFold", "ShuffledSplit", "StratifiedKFold", "StratifiedShuffleSplit", "TableArrays",
     "TabularDataModule", "Vocabulary", "arrange", "build_augmentation", "build_transforms", "load_digits",
     "load_fashion_mnist", "load_mnist", "load_table", "make_split", "make_targets", "read_idx", "stratified_split",
-    "UnpairedDataModule", "load_svhn",
+    "UnpairedDataModule", "load_svhn", "EpisodeDataset", "EpisodeSampler", "EpisodicDataModule",
 ]
