@@ -198,6 +198,7 @@ def test_train_order_depends_only_on_seed_and_epoch(arrays):
 
     assert first_labels(0, 1) == first_labels(0, 1)
     assert first_labels(0, 1) != first_labels(1, 1)
+    assert first_labels(1, 42) != first_labels(0, 43)  # torch's DistributedSampler seeds with seed + epoch
 
 
 def test_state_dict_round_trips_the_statistics(arrays):

@@ -101,7 +101,7 @@ class InMemoryDataset(Dataset):
 class EpochShuffleSampler(DistributedSampler):
     """A seeded shuffle that depends only on ``(seed, epoch)``, sharded across DDP processes.
 
-    The epoch is read when iteration starts, from ``epoch_source`` (the trainer's count of epochs begun)
+    The epoch is read when iteration starts, from ``epoch_source`` (the index of the epoch the trainer runs)
     when there is one, else from :meth:`set_epoch`. Lightning builds the first iterator of a resumed run
     before it calls ``set_epoch``, and with ``num_workers > 0`` the workers fetch indices right away, so
     without this the first resumed epoch would replay epoch 0's order.
