@@ -172,10 +172,6 @@ class UnpairedSampler(EpochShuffleSampler):
     across DDP processes like :class:`EpochShuffleSampler`.
     """
 
-    def __init__(self, dataset: UnpairedDataset, num_replicas: int = 1, rank: int = 0, seed: int = 0,
-                 epoch_source: Any = None) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, seed=seed, epoch_source=epoch_source)
-
     def stream(self, domain: int, size: int, start: int, length: int) -> list[int]:
         """Items ``start … start + length - 1`` of one domain's stream of permutations."""
         order = []
