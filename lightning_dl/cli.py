@@ -3,6 +3,7 @@
     lightning-dl fit --config configs/cnn_fashion_mnist.yaml
     lightning-dl fit --config configs/cnn_digits.yaml --config configs/trainer/quick.yaml
     lightning-dl test --config configs/cnn_digits.yaml --ckpt_path runs/.../last.ckpt
+    lightning-dl kfold --config configs/workflow/kfold_diabetes.yaml --folds 4
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def trainer_defaults() -> dict[str, Any]:
 
 #: What a DataModule may know that a model is built for; each travels when the DataModule has it and the
 #: model's constructor takes it.
-LINKED_ATTRIBUTES = ("input_shape", "num_classes", "num_outputs", "class_names", "vocab_size")
+LINKED_ATTRIBUTES = ("input_shape", "output_shape", "num_classes", "num_outputs", "class_names", "vocab_size")
 
 
 class LightningDLCLI(LightningCLI):
@@ -179,11 +180,19 @@ def _cli(args: list[str] | None, run: bool) -> LightningDLCLI:
         trainer_defaults=trainer_defaults(),
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,
+        parser_kwargs={"epilog": "Also: lightning-dl kfold --config X.yaml --folds 5 (k-fold cross-validation; "
+                                 "lightning-dl kfold --help)."},
     )
 
 
 def main() -> None:
-    """Entry point of the ``lightning-dl`` console script."""
+    """Entry point of the ``lightning-dl`` console script; ``lightning-dl kfold ...`` runs k-fold cross-validation
+    (:mod:`lightning_dl.workflow.command`), every other subcommand is Lightning's."""
+    if sys.argv[1:2] == ["kfold"]:
+        from lightning_dl.workflow.command import kfold_main
+
+        kfold_main(sys.argv[2:])
+        return
     cli_main()
 
 
