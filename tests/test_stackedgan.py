@@ -62,7 +62,7 @@ def a_batch(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     return next(iter(data.train_dataloader()))
 
 
-def test_encoder_trains_in_its_phase_then_stays_frozen():
+def test_encoder_trains_in_its_phase_then_stays_frozen(tmp_path):
     pl.seed_everything(0)
     model = StackedGAN(**TINY, encoder_epochs=1, independent_epochs=1)
     states, phases, grads = [], [], []
@@ -78,12 +78,16 @@ def test_encoder_trains_in_its_phase_then_stays_frozen():
                 assert not any(p.requires_grad for p in module.encoder.parameters())
                 assert not module.encoder.training
 
-    trainer(max_epochs=3, limit_train_batches=3, callbacks=[Watch()]).fit(model, digits())
+    fit = trainer(max_epochs=3, limit_train_batches=3, callbacks=[Watch()])
+    fit.fit(model, digits())
     assert phases == ["encoder", "independent", "joint"]
     assert not identical(states[0][0], states[1][0])  # the encoder learned in its phase
     assert identical(states[1][0], snapshot(model.encoder))  # then not a bit changed in both GAN phases
     assert not identical(states[1][1], snapshot(model.generator))  # while the generators did learn
     assert grads and all(g is None for batch in grads for g in batch)
+    fit.save_checkpoint(tmp_path / "stackedgan.ckpt")  # its hyperparameters rebuild it: same weights, same sample noise
+    assert identical(snapshot(model), snapshot(StackedGAN.load_from_checkpoint(tmp_path / "stackedgan.ckpt",
+                                                                               weights_only=False)))
 
 
 def test_encoder_from_a_classifier_checkpoint(encoder_checkpoint):

@@ -93,7 +93,8 @@ class StackedGAN(CGAN):
         # The base's noise z is [z0, z1]: its fixed sample noise, sample() and the EMA then serve both levels.
         super().__init__(generator=image_generator, discriminator=image_discriminator,
                          latent_dim=image_latent_dim + feature_latent_dim, **kwargs)
-        self.save_hyperparameters()  # this class's arguments (the base's generator/discriminator are set here)
+        for name in ("generator", "discriminator", "latent_dim"):  # set here, not arguments of this class
+            self.hparams.pop(name, None)
         self.encoder_optimizer = encoder_optimizer or torch.optim.Adam
         self.independent_epochs, self.noise_scale = independent_epochs, noise_scale
         self.loss_weights = {"feature": tuple(feature_loss_weights), "image": tuple(image_loss_weights)}
