@@ -14,6 +14,7 @@ from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 
 from lightning_dl.errors import ConfigurationError, DataValidationError, check_choice
 from lightning_dl.models.base import BaseModule, Stage
+from lightning_dl.models.recipes import FastRecipeMixin, PaddingMode
 from lightning_dl.nn.base import NetworkFactory
 from lightning_dl.nn.regularizers import apply_max_norm, regularization_loss
 
@@ -41,13 +42,17 @@ class SupervisedModule(BaseModule):
                 f"{self.input_shape}. Match the DataModule's layout/image size to the model's input_shape.")
         return self.network(x)
 
+    def outputs(self, x: Tensor, stage: str) -> Tensor:
+        """The network's outputs for a batch of ``stage`` (``train``, ``val``, ``test`` or ``predict``)."""
+        return self(x)
+
     def loss_and_metrics(self, outputs: Tensor, targets: Tensor, stage: Stage, batch_idx: int) -> Tensor:
         """The data loss of a batch; queue its predictions for the stage's metrics."""
         raise NotImplementedError
 
     def _step(self, batch: tuple[Tensor, ...], stage: Stage, batch_idx: int) -> Tensor:
         x, y = batch[0], batch[1]
-        loss = self.loss_and_metrics(self(x), y, stage, batch_idx)
+        loss = self.loss_and_metrics(self.outputs(x, stage), y, stage, batch_idx)
         self.track(stage, "loss", loss, len(x))
         return loss
 
@@ -74,7 +79,7 @@ class SupervisedModule(BaseModule):
         return self.build_optimization(self.parameters(), self.optimizer, self.lr_scheduler)
 
 
-class Classifier(SupervisedModule):
+class Classifier(FastRecipeMixin, SupervisedModule):
     """A network with a classification head, its loss, metrics and optimiser.
 
     Heads: ``multiclass`` (``num_classes`` units, softmax cross-entropy; integer or one-hot labels) and
@@ -94,6 +99,13 @@ class Classifier(SupervisedModule):
         lr_scheduler: Any ``torch.optim.lr_scheduler`` scheduler or ``lightning_dl.models.LinearWarmup``.
         label_smoothing: Share of each label's probability spread over the other classes (multiclass).
         max_norm: Max-norm constraint on each unit's incoming weights, applied after every step.
+        random_crop_padding: Pad training images by this many pixels and crop them back at a random offset,
+            whole batches at a time on the device; 0 is off (see :mod:`lightning_dl.models.recipes`).
+        padding_mode: ``reflect`` or ``zeros``: how the random crop pads.
+        random_flip: Mirror each training image left to right with probability 0.5, whole batches at a time.
+        flip_tta: Validation, test and predict outputs are the mean of the logits of each image and its mirror.
+        channels_last: Network weights and image batches in channels_last (NHWC) memory order.
+        compile_network: ``torch.compile`` the network (the first batches of each shape pay the compilation).
     """
 
     def __init__(
@@ -107,6 +119,12 @@ class Classifier(SupervisedModule):
         lr_scheduler: LRSchedulerCallable | None = None,
         label_smoothing: float = 0.0,
         max_norm: float | None = None,
+        random_crop_padding: int = 0,
+        padding_mode: PaddingMode = "reflect",
+        random_flip: bool = False,
+        flip_tta: bool = False,
+        channels_last: bool = False,
+        compile_network: bool = False,
     ) -> None:
         check_choice("head", head, Head)
         if head == "multiclass" and num_classes < 2:
@@ -116,6 +134,7 @@ class Classifier(SupervisedModule):
         self.save_hyperparameters()
         self.num_classes, self.head, self.label_smoothing = num_classes, head, label_smoothing
         self.class_names = tuple(class_names) if class_names else tuple(str(c) for c in range(num_classes))
+        self.configure_recipe(random_crop_padding, padding_mode, random_flip, flip_tta, channels_last, compile_network)
         # The first batch with a label outside the head, and that batch's smallest and largest label; kept on
         # the device and looked at only on logged steps and at the epoch's end, so checking costs no sync.
         self._bad_labels: dict[str, Tensor] = {}
@@ -180,9 +199,12 @@ class Classifier(SupervisedModule):
         values.pop(f"{stage}/top5_accuracy", None)
         return values
 
+    def outputs(self, x: Tensor, stage: str) -> Tensor:
+        return self.recipe_outputs(x, stage)
+
     def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
-        """Class probabilities."""
-        outputs = self(batch[0])
+        """Class probabilities (averaged over each image and its mirror with ``flip_tta``)."""
+        outputs = self.outputs(batch[0], "predict")
         return outputs.softmax(-1) if self.head == "multiclass" else torch.sigmoid(outputs)
 
 

@@ -4,6 +4,7 @@ regularisers."""
 from lightning_dl.nn.adversarial import (AdversarialLoss, HingeLoss, LeastSquaresLoss, NonSaturatingLoss,
                                          WassersteinGradientPenaltyLoss, WassersteinLoss)
 from lightning_dl.nn.base import Network, NetworkFactory
+from lightning_dl.nn.compact import COMPACT_VARIANTS, CompactNet
 from lightning_dl.nn.discriminators import (CodeHead, CodePrediction, DCGANDiscriminator, Discriminator,
                                             DiscriminatorOutputs, PatchGANDiscriminator)
 from lightning_dl.nn.generators import DCGANGenerator
@@ -15,7 +16,8 @@ from lightning_dl.nn.stacked_gan import (StackedEncoder, StackedFeatureDiscrimin
 from lightning_dl.nn.unet import UNetGenerator
 
 __all__ = [
-    "CNN", "MLP", "RNN", "AdversarialLoss", "CodeHead", "CodePrediction", "DCGANDiscriminator", "DCGANGenerator",
+    "CNN", "COMPACT_VARIANTS", "MLP", "RNN", "AdversarialLoss", "CodeHead", "CodePrediction", "CompactNet",
+    "DCGANDiscriminator", "DCGANGenerator",
     "Discriminator", "DiscriminatorOutputs", "HingeLoss", "LeastSquaresLoss", "Network", "NetworkFactory",
     "NonSaturatingLoss", "PatchGANDiscriminator", "Penalty", "StackedEncoder", "StackedFeatureDiscriminator",
     "StackedFeatureGenerator", "StackedImageDiscriminator", "StackedImageGenerator", "UNetGenerator",
