@@ -9,22 +9,26 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from conftest import REPO
 
 from lightning_dl.cli import cli_main
 from lightning_dl.data import DigitsDataModule
 from lightning_dl.errors import ConfigurationError
 from lightning_dl.models import Classifier, StackedGAN
-from lightning_dl.nn.stacked_gan import (StackedEncoder, StackedFeatureDiscriminator, StackedFeatureGenerator,
-                                         StackedImageDiscriminator, StackedImageGenerator)
-
-from conftest import REPO
+from lightning_dl.nn.stacked_gan import (
+    StackedEncoder,
+    StackedFeatureDiscriminator,
+    StackedFeatureGenerator,
+    StackedImageDiscriminator,
+    StackedImageGenerator,
+)
 
 TINY_ENCODER = functools.partial(StackedEncoder, channels=[8], feature_dim=32)
-TINY = dict(encoder=TINY_ENCODER, input_shape=(1, 8, 8), num_classes=10, num_samples=20,
-            feature_generator=functools.partial(StackedFeatureGenerator, hidden_sizes=[64]),
-            image_generator=functools.partial(StackedImageGenerator, channels=[16, 8], strides=[2, 1]),
-            feature_discriminator=functools.partial(StackedFeatureDiscriminator, hidden_sizes=[32]),
-            image_discriminator=functools.partial(StackedImageDiscriminator, channels=[8, 16], strides=[2, 2]))
+TINY = {"encoder": TINY_ENCODER, "input_shape": (1, 8, 8), "num_classes": 10, "num_samples": 20,
+        "feature_generator": functools.partial(StackedFeatureGenerator, hidden_sizes=[64]),
+        "image_generator": functools.partial(StackedImageGenerator, channels=[16, 8], strides=[2, 1]),
+        "feature_discriminator": functools.partial(StackedFeatureDiscriminator, hidden_sizes=[32]),
+        "image_discriminator": functools.partial(StackedImageDiscriminator, channels=[8, 16], strides=[2, 2])}
 
 
 def digits(batch_size: int = 32) -> DigitsDataModule:
@@ -154,7 +158,7 @@ def test_joint_phase_feeds_generator0_with_generator1_features(encoder_checkpoin
     torch.manual_seed(0)
     model = StackedGAN(**TINY, encoder_checkpoint=encoder_checkpoint, independent_epochs=0 if joint else None)
     assert model.training_phase == ("joint" if joint else "independent")
-    images, labels = batch = a_batch(16)
+    images, _ = batch = a_batch(16)
     made, read = [], []
     model.generator["feature"].register_forward_hook(lambda module, args, output: made.append(output))
     model.generator["image"].register_forward_pre_hook(lambda module, args: read.append(args[1]))
@@ -202,8 +206,9 @@ def test_config_runs_a_fast_dev_run():
 def test_config_runs_every_phase(tmp_path):
     phases = []
     cli = cli_main(["--config", str(REPO / "configs/gans/stackedgan.yaml"), *QUICK, "--trainer.max_epochs", "3",
-                    "--trainer.limit_train_batches", "2", "--trainer.logger", "false", "--data.init_args.batch_size", "16",
-                    "--model.init_args.encoder_epochs", "1", "--model.init_args.independent_epochs", "1"], run=False)
+                    "--trainer.limit_train_batches", "2", "--trainer.logger", "false",
+                    "--data.init_args.batch_size", "16", "--model.init_args.encoder_epochs", "1",
+                    "--model.init_args.independent_epochs", "1"], run=False)
     cli.trainer.callbacks.append(type("Phases", (pl.Callback,), {
         "on_train_epoch_end": lambda self, trainer, module: phases.append(module.training_phase)})())
     cli.trainer.fit(cli.model, cli.datamodule)

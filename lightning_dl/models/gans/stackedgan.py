@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -16,8 +17,13 @@ from lightning_dl.models.gans.base import Draw
 from lightning_dl.models.gans.cgan import CGAN
 from lightning_dl.nn.base import NetworkFactory
 from lightning_dl.nn.discriminators import Discriminator
-from lightning_dl.nn.stacked_gan import (StackedEncoder, StackedFeatureDiscriminator, StackedFeatureGenerator,
-                                         StackedImageDiscriminator, StackedImageGenerator)
+from lightning_dl.nn.stacked_gan import (
+    StackedEncoder,
+    StackedFeatureDiscriminator,
+    StackedFeatureGenerator,
+    StackedImageDiscriminator,
+    StackedImageGenerator,
+)
 
 TrainingPhase = Literal["encoder", "independent", "joint"]
 Level = Literal["feature", "image"]
@@ -84,7 +90,8 @@ class StackedGAN(CGAN):
         if not encoder_checkpoint and not self.encoder_epochs:
             raise ConfigurationError("StackedGAN needs a trained encoder: give encoder_checkpoint (a Classifier "
                                      "checkpoint whose network is a StackedEncoder) or encoder_epochs > 0.")
-        for name, weights in (("feature_loss_weights", feature_loss_weights), ("image_loss_weights", image_loss_weights)):
+        weight_lists = {"feature_loss_weights": feature_loss_weights, "image_loss_weights": image_loss_weights}
+        for name, weights in weight_lists.items():
             if len(weights) != 3:
                 raise ConfigurationError(f"{name} needs 3 weights (adversarial, entropy, conditional), got {weights}.")
         self.encoder_factory, self.encoder_checkpoint = encoder, encoder_checkpoint
@@ -187,7 +194,8 @@ class StackedGAN(CGAN):
         return image_latent, feature_latent
 
     def generate(self, draw: Draw, generator: nn.Module | None = None) -> Tensor:
-        """Images from labels end to end: Generator1 makes f1 from ``(y, z1)``, Generator0 an image from ``(f1, z0)``."""
+        """Images from labels end to end: Generator1 makes f1 from ``(y, z1)``, Generator0 an image from
+        ``(f1, z0)``."""
         generator = self.generator if generator is None else generator
         image_latent, feature_latent = self.split_latent(draw.latent)
         return generator["image"](image_latent, generator["feature"](feature_latent, draw.condition))
@@ -233,8 +241,9 @@ class StackedGAN(CGAN):
             with torch.no_grad():
                 conditions = self.encoder.features(images)
         fake_images = self.generator["image"](image_latent, conditions)
+        reconstructed = self.encoder.features(fake_images).float()
         terms |= self._generator_terms("image", fake_images, image_latent,
-                                       F.mse_loss(self.encoder.features(fake_images).float(), conditions.detach().float()))
+                                       F.mse_loss(reconstructed, conditions.detach().float()))
         return {"loss": sum(terms.values()), **terms}
 
     def _generator_terms(self, level: Level, fake: Tensor, latent: Tensor, conditional: Tensor) -> dict[str, Tensor]:
@@ -252,7 +261,8 @@ class StackedGAN(CGAN):
         varies: the details)."""
         columns, rows = 10, self.num_classes
         labels = torch.arange(rows, device=self.device).repeat_interleave(columns)
-        noise = self.sample_latent[torch.arange(columns * rows, device=self.device) % min(columns, len(self.sample_latent))]
+        columns_of_noise = torch.arange(columns * rows, device=self.device) % min(columns, len(self.sample_latent))
+        noise = self.sample_latent[columns_of_noise]
         split = self.latent_dims["image"]
         grids = {"samples": noise}
         for name, varying in (("feature_noise", slice(split, None)), ("image_noise", slice(None, split))):
@@ -275,7 +285,8 @@ def load_encoder(encoder: nn.Module, checkpoint: str) -> None:
             try:
                 encoder.load_state_dict(weights)
             except RuntimeError as error:
-                raise ConfigurationError(f"The network in {checkpoint} does not fit the encoder {type(encoder).__name__}"
-                                         f" built here (same arguments needed): {error}") from error
+                raise ConfigurationError(f"The network in {checkpoint} does not fit the encoder "
+                                         f"{type(encoder).__name__} built here (same arguments needed): {error}"
+                                         ) from error
             return
     raise ConfigurationError(f"{checkpoint} holds no network.* (Classifier) or encoder.* (StackedGAN) weights.")
