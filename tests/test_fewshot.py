@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+from conftest import REPO
 from torch import nn
 
 from lightning_dl.cli import cli_main
@@ -19,15 +20,13 @@ from lightning_dl.models import Conv4, EpisodeAccuracy, PrototypicalNetwork
 from lightning_dl.models.fewshot import class_prototypes, confidence_interval95
 from lightning_dl.nn.base import Network
 
-from conftest import REPO
-
 FASHION_CONFIG = str(REPO / "configs/fewshot/protonet_fashion_mnist.yaml")
 TRAIN, TEST = (0, 1, 2, 3, 4, 5), (6, 7, 8, 9)
 
 
 def digits(**kwargs) -> EpisodicDataModule:
-    settings = dict(dataset="digits", ways=3, shots=2, queries=3, val_fraction=0.25, episodes_per_epoch=20,
-                    val_episodes=5, test_episodes=20, seed=7)
+    settings = {"dataset": "digits", "ways": 3, "shots": 2, "queries": 3, "val_fraction": 0.25,
+                "episodes_per_epoch": 20, "val_episodes": 5, "test_episodes": 20, "seed": 7}
     data = EpisodicDataModule(**{**settings, **kwargs})
     data.setup()
     return data

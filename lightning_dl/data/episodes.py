@@ -28,7 +28,8 @@ an episode is built with one slice.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Literal, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -143,7 +144,9 @@ class EpisodicDataModule(InMemoryDataModule):
     ``0..ways-1``. Training episodes come from ``train_classes``; validation episodes from held-out images of
     the same classes (``val_fraction`` or a fold of their training images); test episodes from all images of
     ``test_classes``. The normalisation is fitted on the training images of the training classes only.
-    Validation and test episodes have the test shape (``test_ways``/``test_shots``/``test_queries``).
+    Validation and test episodes have the test shape (``test_ways``/``test_shots``/``test_queries``);
+    ``episode_shapes`` holds ``(ways, shots, queries)`` per stage: set ``episode_shapes["test"]`` to test one
+    trained embedding in other settings on the same data.
 
     Args:
         dataset: ``fashion_mnist`` (28×28) or ``digits`` (scikit-learn's 8×8 digits).
@@ -193,7 +196,8 @@ class EpisodicDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(1, val_fraction, split, num_folds, fold, seed, num_workers)
         check_choice("dataset", dataset, FewShotDataset)
-        self.train_classes, self.test_classes = tuple(int(c) for c in train_classes), tuple(int(c) for c in test_classes)
+        self.train_classes = tuple(int(c) for c in train_classes)
+        self.test_classes = tuple(int(c) for c in test_classes)
         self.image_shape, max_pixel_value, self.all_class_names = DATASETS[dataset]
         self.episode_shapes = {"train": (ways, shots, queries),
                                "test": (test_ways or ways, test_shots or shots, test_queries or queries)}
@@ -206,7 +210,8 @@ class EpisodicDataModule(InMemoryDataModule):
         known = range(len(self.all_class_names))
         for name, classes in (("train_classes", self.train_classes), ("test_classes", self.test_classes)):
             if not classes or any(c not in known for c in classes) or len(set(classes)) != len(classes):
-                raise ConfigurationError(f"{name} must list distinct classes in 0..{len(known) - 1}; got {list(classes)}.")
+                raise ConfigurationError(f"{name} must list distinct classes in 0..{len(known) - 1}; "
+                                         f"got {list(classes)}.")
         shared = sorted(set(self.train_classes) & set(self.test_classes))
         if shared:
             raise ConfigurationError(f"Classes {shared} are both training and test classes; few-shot test classes "
