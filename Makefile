@@ -1,6 +1,6 @@
 # make train — install what is missing, then train the default model (a CNN on Fashion-MNIST)
 # make test  — install what is missing, then run the test suite
-# make bench — the overhead benchmark against a plain PyTorch loop
+# make bench — the benchmark: overhead against plain PyTorch, data pipeline, ablation, time to accuracy (~30 min)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -33,7 +33,7 @@ test: install
 	WANDB_MODE=disabled $(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python scripts/benchmark_overhead.py
+	$(BIN)/python scripts/benchmark.py
 
 clean:
 	rm -rf runs .pytest_cache
