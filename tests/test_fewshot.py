@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 
@@ -18,6 +19,7 @@ from lightning_dl.data.episodes import STREAMS
 from lightning_dl.errors import ConfigurationError
 from lightning_dl.models import Conv4, EpisodeAccuracy, PrototypicalNetwork
 from lightning_dl.models.fewshot import class_prototypes, confidence_interval95
+from lightning_dl.nn import CNN
 from lightning_dl.nn.base import Network
 
 FASHION_CONFIG = str(REPO / "configs/fewshot/protonet_fashion_mnist.yaml")
@@ -179,9 +181,11 @@ def test_prototypes_are_the_class_means_and_logits_negative_squared_distances():
     assert torch.allclose(logits, torch.tensor(expected), atol=1e-5)
 
 
-def test_a_query_equal_to_a_prototype_is_classified_as_its_class(data):
+@pytest.mark.parametrize("network", [Conv4, functools.partial(CNN, channels=[8, 16])], ids=["Conv4", "CNN"])
+def test_a_query_equal_to_a_prototype_is_classified_as_its_class(data, network):
     torch.manual_seed(0)
-    model = PrototypicalNetwork(network=Conv4, input_shape=(1, 8, 8)).eval()
+    model = PrototypicalNetwork(network=network, input_shape=(1, 8, 8)).eval()
+    assert model.embedding_size == 64 and not any("head" in name for name, _ in model.named_parameters())  # body only
     support_images, support_labels, _, _ = data.example_episode("test")
     one_shot = support_images[::2]  # shots=2: one image of each class is the prototype
     order = torch.tensor([2, 0, 1])
