@@ -114,6 +114,12 @@ class EpochShuffleSampler(DistributedSampler):
                  epoch_source: Callable[[], int | None] | None = None) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
         self.epoch_source = epoch_source
+        self._resume: tuple[int, int] | None = None
+
+    def resume_at(self, epoch: int, samples_done: int) -> None:
+        """Make the next iteration of ``epoch`` start after its first ``samples_done`` samples (a checkpoint
+        taken mid-epoch); the order, and each batch's augmentation stream, stay those of the whole epoch."""
+        self._resume = (epoch, samples_done)
 
     def current_epoch(self) -> int:
         epoch = self.epoch_source() if self.epoch_source is not None else None
@@ -132,9 +138,13 @@ class EpochShuffleSampler(DistributedSampler):
         if order:
             order += (order * (self.total_size // len(order) + 1))[:self.total_size - len(order)]  # pad to divide
         shard = order[self.rank:self.total_size:self.num_replicas]
+        skip = 0
+        if self._resume is not None:
+            resume_epoch, skip = self._resume
+            self._resume, skip = None, skip if resume_epoch == epoch else 0
         if getattr(self.dataset, "random", False):
-            return iter([(epoch, self.rank, position, index) for position, index in enumerate(shard)])
-        return iter(shard)
+            return iter([(epoch, self.rank, position, index) for position, index in enumerate(shard)][skip:])
+        return iter(shard[skip:])
 
 
 class EvaluationSampler(DistributedSampler):
@@ -152,6 +162,28 @@ class EvaluationSampler(DistributedSampler):
 
     def __len__(self) -> int:
         return len(range(self.rank, len(self.dataset), self.num_replicas))
+
+
+class ResumableDataLoader(DataLoader):
+    """The training loader: a checkpoint taken in the middle of an epoch resumes at the next batch.
+
+    Lightning stores the ``state_dict()`` of every loader that has one in its checkpoints and hands it back
+    to ``load_state_dict()`` when it resumes mid-epoch. The state is the epoch and how many of its batches
+    the trainer has finished (``progress``, set by the DataModule); the sampler then skips those samples,
+    so the resumed run sees the rest of the epoch in the same order with the same augmentation, instead of
+    replaying the epoch's first batches.
+    """
+
+    #: ``() -> (epoch, batches of it the trainer has finished)``; set by the DataModule.
+    progress: Callable[[], tuple[int, int]] | None = None
+
+    def state_dict(self) -> dict[str, int]:
+        epoch, batches = self.progress() if self.progress is not None else (0, 0)
+        return {"epoch": epoch, "samples_done": batches * self.batch_size}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        if hasattr(self.sampler, "resume_at"):
+            self.sampler.resume_at(state_dict["epoch"], state_dict["samples_done"])
 
 
 def keep_batch(batch: Batch) -> Batch:
@@ -263,14 +295,24 @@ class InMemoryDataModule(pl.LightningDataModule):
             raise RuntimeError("Call setup() before asking for a dataloader.")
         self._log_statistics()
         world, rank = self._world()
-        if shuffle:
-            sampler = EpochShuffleSampler(dataset, num_replicas=world, rank=rank, seed=self.hparams.seed,
-                                          epoch_source=self._training_epoch)
-        else:
-            sampler = EvaluationSampler(dataset, num_replicas=world, rank=rank)
         # Workers are re-created each epoch (not persistent); the augmentation stream travels in the indices.
-        return DataLoader(dataset, batch_size=self.hparams.batch_size, sampler=sampler, collate_fn=keep_batch,
-                          num_workers=self.hparams.num_workers)
+        # Each iterator draws a seed for its workers: from a generator of the loader's own, not torch's global
+        # one, so building an iterator (which a resumed run does at other moments) leaves the run's draws alone.
+        settings = {"batch_size": self.hparams.batch_size, "collate_fn": keep_batch,
+                    "num_workers": self.hparams.num_workers,
+                    "generator": torch.Generator().manual_seed(self.hparams.seed)}
+        if not shuffle:
+            return DataLoader(dataset, sampler=EvaluationSampler(dataset, num_replicas=world, rank=rank), **settings)
+        sampler = EpochShuffleSampler(dataset, num_replicas=world, rank=rank, seed=self.hparams.seed,
+                                      epoch_source=self._training_epoch)
+        loader = ResumableDataLoader(dataset, sampler=sampler, **settings)
+        loader.progress = self._training_progress
+        return loader
+
+    def _training_progress(self) -> tuple[int, int]:
+        """The training epoch and how many of its batches the trainer has finished."""
+        loop = self.trainer.fit_loop
+        return loop.epoch_progress.current.processed, loop.epoch_loop.batch_progress.current.processed
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from typing import Any, Callable, Iterable, Literal
 
 import pytorch_lightning as pl
@@ -196,6 +197,18 @@ class BaseModule(pl.LightningModule):
             self.stage_metrics[f"{stage}_metrics"].reset()
         return values
 
+    def on_fit_start(self) -> None:
+        # Estimating the total steps (OneCycleLR) makes Lightning build the training iterator in
+        # configure_optimizers, before it restores a checkpoint's loop state: that iterator would start the
+        # resumed run at epoch 0's first batch. Remember it, to rebuild it once the state is restored.
+        self._train_iterator_built_early = self.trainer.fit_loop._combined_loader is not None
+
+    def on_train_start(self) -> None:
+        loop = self.trainer.fit_loop
+        if getattr(self, "_train_iterator_built_early", False) and self.trainer.ckpt_path is not None:
+            loop._combined_loader = None
+            loop.setup_data()  # with the restored epoch and the loader's mid-epoch position
+
     def on_train_epoch_start(self) -> None:
         self._epoch_schedulers_stepped = False
 
@@ -216,11 +229,12 @@ class BaseModule(pl.LightningModule):
     # --- optimisation ------------------------------------------------------------------------------
     def build_optimization(self, parameters: Iterable, optimizer: OptimizerCallable,
                            lr_scheduler: LRSchedulerCallable | None = None,
-                           total_steps: int | None = None) -> dict[str, Any]:
+                           steps_per_batch: float = 1.0) -> dict[str, Any]:
         """An optimiser over ``parameters`` and its scheduler, as Lightning's ``configure_optimizers`` wants them.
 
-        Schedulers that take ``total_steps`` (OneCycleLR, :class:`LinearWarmup`) get ``total_steps`` (default:
-        the trainer's estimate of this optimiser's steps) unless the config gives one, and step every batch. The others step at the
+        Schedulers that take ``total_steps`` (OneCycleLR, :class:`LinearWarmup`) get the trainer's estimate of
+        this optimiser's steps (its batches × ``steps_per_batch``, e.g. ``1 / n_critic`` for a GAN's
+        generator) unless the config gives one, and step every batch. The others step at the
         end of each epoch, stepped here (see :meth:`step_epoch_schedulers`) so that the checkpoint written
         at the epoch's end already holds the step and a resumed run continues the same schedule.
         """
@@ -229,7 +243,7 @@ class BaseModule(pl.LightningModule):
             return {"optimizer": built}
         if counts_steps(lr_scheduler):
             keywords = getattr(lr_scheduler, "keywords", {})
-            total = keywords.get("total_steps") or total_steps or int(self.trainer.estimated_stepping_batches)
+            total = keywords.get("total_steps") or math.ceil(self.trainer.estimated_stepping_batches * steps_per_batch)
             scheduler = lr_scheduler(built, total_steps=total)
             return {"optimizer": built, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         scheduler = lr_scheduler(built)

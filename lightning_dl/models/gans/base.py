@@ -24,7 +24,6 @@ for a GAN of another shape (CycleGAN), :meth:`discriminator_losses` and :meth:`g
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
@@ -242,11 +241,10 @@ class GAN(BaseModule):
                 config.scheduler.step()
 
     def configure_optimizers(self) -> list[dict[str, Any]]:
-        batches = self.trainer.estimated_stepping_batches
         generator = self.build_optimization(self.generator.parameters(), self.generator_optimizer,
-                                            self.generator_lr_scheduler, math.ceil(batches / self.n_critic))
+                                            self.generator_lr_scheduler, 1 / self.n_critic)
         discriminator = self.build_optimization(self.discriminator.parameters(), self.discriminator_optimizer,
-                                                self.discriminator_lr_scheduler, batches)
+                                                self.discriminator_lr_scheduler)
         return [generator, discriminator]
 
     # --- sampling ----------------------------------------------------------------------------------
