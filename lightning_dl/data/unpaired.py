@@ -331,4 +331,5 @@ class UnpairedDataModule(InMemoryDataModule):
         sampler = UnpairedSampler(self.train_set, num_replicas=world, rank=rank, seed=self.hparams.seed,
                                   epoch_source=self._training_epoch)
         return DataLoader(self.train_set, batch_size=self.hparams.batch_size, sampler=sampler, collate_fn=keep_batch,
-                          num_workers=self.hparams.num_workers)
+                          num_workers=self.hparams.num_workers,  # iterator seeds from the loader's own generator
+                          generator=torch.Generator().manual_seed(self.hparams.seed))
