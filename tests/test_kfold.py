@@ -11,21 +11,18 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import REPO
 from sklearn.model_selection import KFold as SklearnKFold
 from sklearn.model_selection import StratifiedKFold as SklearnStratifiedKFold
 
 import lightning_dl.cli
-import lightning_dl.workflow.command as command
-import lightning_dl.workflow.cross_validation as cross_validation
 from lightning_dl.data import make_split
 from lightning_dl.data.sources import load_digits
 from lightning_dl.errors import ConfigurationError
 from lightning_dl.models import Classifier
-from lightning_dl.workflow import KFoldError, kfold, run_kfold, stratified_kfold
+from lightning_dl.workflow import KFoldError, command, cross_validation, kfold, run_kfold, stratified_kfold
 from lightning_dl.workflow.command import kfold_main, split_arguments
 from lightning_dl.workflow.cross_validation import fold_failure
-
-from conftest import REPO
 
 DIGITS = str(REPO / "configs/classifiers/cnn_digits.yaml")
 TINY = ["--config", DIGITS, "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2",
@@ -157,7 +154,7 @@ def test_the_averaged_curve_has_one_value_per_epoch_and_picks_the_epoch(kfold_ru
 
 
 def test_the_final_model_trains_on_all_training_data_and_is_tested(kfold_run):
-    (args, cli), = [fit for fit in kfold_run.rerun_fits if fold_of(fit[0]) == "final"]
+    (_, cli), = [fit for fit in kfold_run.rerun_fits if fold_of(fit[0]) == "final"]
     assert len(cli.datamodule.train_set) == len(load_digits().train_labels) == kfold_run.summary["final"]["train_size"]
     assert cli.trainer.current_epoch == kfold_run.summary["final_epochs"]  # trained exactly the chosen epochs
     assert kfold_run.summary["test_score"] == kfold_run.summary["test"]["test/loss"] and \
@@ -192,7 +189,7 @@ def test_a_nan_in_the_curve_fails_the_fold_naming_the_epoch():
 def test_a_model_that_monitors_nothing_is_refused(tmp_path):
     with pytest.raises(ConfigurationError, match="monitors nothing"):
         kfold_main([*TINY, "--model", "cli_helpers.Unmonitored", "--folds", "3", "--output", str(tmp_path / "out")])
-    assert not list((tmp_path / "out").rglob("result.json"))
+    assert not list((tmp_path / "out").rglob("*.ckpt")) and not list((tmp_path / "out").rglob("result.json"))
 
 
 # --- the command line ------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ epoch marked, saves the plot as PNG and logs it to wandb.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import WandbLogger

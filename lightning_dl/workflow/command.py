@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from lightning_dl.workflow.cross_validation import KFoldError, run_kfold
 

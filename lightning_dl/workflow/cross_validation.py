@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_info
@@ -168,7 +170,7 @@ def wandb_run(group: str, name: str, job_type: str) -> Iterator[None]:
 
 def config_fingerprint(config_args: Sequence[str]) -> dict[str, str]:
     """The SHA-256 of every ``--config`` file named in ``config_args``, so a changed file is noticed on resume."""
-    paths = [b for a, b in zip(config_args, config_args[1:]) if a == "--config"]
+    paths = [b for a, b in itertools.pairwise(config_args) if a == "--config"]
     paths += [a.split("=", 1)[1] for a in config_args if a.startswith("--config=")]
     return {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() if Path(p).is_file() else "" for p in paths}
 

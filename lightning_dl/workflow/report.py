@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -75,6 +76,11 @@ def plot_folds(folds: Sequence[dict[str, Any]], summary: dict[str, Any], path: P
     axis.plot(summary["epochs"], summary["average_curve"], "k--", linewidth=1.2, label="average")
     axis.plot(summary["epochs"], summary["smoothed_curve"], "k-", linewidth=2, label=f"average, EMA {summary['ema']:g}")
     axis.axvline(chosen, color="C3", linestyle=":", label=f"chosen epoch {chosen}")
+    focus = [v for fold in folds for e, v in fold["val"][metric].items()
+             if e >= summary["epochs"][len(summary["epochs"]) // 10] and math.isfinite(v)]
+    if focus:  # the first tenth of the epochs (a loss that starts huge) does not set the scale
+        low, high = min(focus), max(focus)
+        axis.set_ylim(low - 0.05 * (high - low or 1), high + 0.05 * (high - low or 1))
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set(xlabel="epoch", ylabel=metric, title=f"{len(folds)}-fold cross-validation: {metric}")
     axis.legend(fontsize="small")
