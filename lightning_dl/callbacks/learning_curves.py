@@ -8,7 +8,8 @@ epoch marked, saves the plot as PNG and logs it to wandb.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,6 +65,17 @@ def turning_point(train: Sequence[float], val: Sequence[float], ema: float = 0.6
     return None
 
 
+def focused_limits(curves: Iterable[tuple[Sequence[int], Sequence[float]]]) -> tuple[float, float] | None:
+    """Value-axis limits that fit every ``(epochs, values)`` curve from the end of its first tenth of epochs on,
+    so that a loss which starts huge does not flatten the part worth reading; ``None`` without finite values."""
+    values = [v for epochs, curve in curves for v in list(curve)[len(epochs) // 10:] if math.isfinite(v)]
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    margin = 0.05 * (high - low or abs(high) or 1.0)
+    return low - margin, high + margin
+
+
 def quantity(key: str) -> str:
     """What a logged key measures, without its stage: ``train/loss_epoch`` and ``val/loss`` are both ``loss``."""
     return key.split("/", 1)[1].removesuffix("_epoch")
@@ -87,7 +99,7 @@ class MetricHistory(pl.Callback):
     def _record(self, trainer: pl.Trainer, epoch: int, stage: str) -> None:
         for key, value in trainer.callback_metrics.items():
             if key.startswith(f"{stage}/") and not key.endswith("_step") and getattr(value, "numel", lambda: 1)() == 1:
-                self.history.setdefault(key, {}).setdefault(epoch, float(value))
+                self.history.setdefault(key, {})[epoch] = float(value)  # the epoch's last validation counts
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking and trainer.state.fn == "fit":
@@ -165,17 +177,22 @@ class LearningCurves(MetricHistory):
         figure = Figure(figsize=(4.5 * max(1, len(names)), 3.6), layout="constrained")
         axes = figure.subplots(1, max(1, len(names)), squeeze=False)[0]
         for axis, name in zip(axes, names):
+            drawn = []
             for stage, colour in (("train", "C0"), ("val", "C1")):
                 key = next((k for k in self.history if k.startswith(f"{stage}/") and quantity(k) == name), None)
                 if key is None:
                     continue
                 epochs, values = self.curve(key)
+                drawn.append((epochs, values))
                 axis.plot(epochs, values, color=colour, alpha=0.3, marker=".", label=f"{stage}")
                 axis.plot(epochs, exponential_moving_average(values, self.ema), color=colour,
                           label=f"{stage} (EMA {self.ema:g})")
             if self.turning_epoch is not None:
                 axis.axvline(self.turning_epoch, color="grey", linestyle="--",
                              label=f"turning point: epoch {self.turning_epoch}")
+            limits = focused_limits(drawn)
+            if limits is not None:
+                axis.set_ylim(*limits)
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.set(title=name, xlabel="epoch")
             axis.legend(fontsize="small")

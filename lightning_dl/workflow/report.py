@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from lightning_dl.callbacks.learning_curves import exponential_moving_average
+from lightning_dl.callbacks.learning_curves import exponential_moving_average, focused_limits
 
 MonitorMode = Literal["min", "max"]
 #: One fold's values of one key: ``{epoch: value}``.
@@ -76,11 +76,10 @@ def plot_folds(folds: Sequence[dict[str, Any]], summary: dict[str, Any], path: P
     axis.plot(summary["epochs"], summary["average_curve"], "k--", linewidth=1.2, label="average")
     axis.plot(summary["epochs"], summary["smoothed_curve"], "k-", linewidth=2, label=f"average, EMA {summary['ema']:g}")
     axis.axvline(chosen, color="C3", linestyle=":", label=f"chosen epoch {chosen}")
-    focus = [v for fold in folds for e, v in fold["val"][metric].items()
-             if e >= summary["epochs"][len(summary["epochs"]) // 10] and math.isfinite(v)]
-    if focus:  # the first tenth of the epochs (a loss that starts huge) does not set the scale
-        low, high = min(focus), max(focus)
-        axis.set_ylim(low - 0.05 * (high - low or 1), high + 0.05 * (high - low or 1))
+    limits = focused_limits([(sorted(f["val"][metric]), [f["val"][metric][e] for e in sorted(f["val"][metric])])
+                             for f in folds])
+    if limits is not None:  # the first tenth of the epochs (a loss that starts huge) does not set the scale
+        axis.set_ylim(*limits)
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set(xlabel="epoch", ylabel=metric, title=f"{len(folds)}-fold cross-validation: {metric}")
     axis.legend(fontsize="small")
