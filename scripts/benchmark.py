@@ -42,6 +42,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -194,11 +195,13 @@ def run_timed(name: str, command: list[str], records_path: Path, cwd: Path, thre
     env.setdefault("WANDB_MODE", "offline")
     before = load_average()
     print(f"[time to accuracy] {name}: {' '.join(command)}", file=sys.stderr, flush=True)
-    launch = time.time()
-    completed = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    total = time.time() - launch
+    log = records_path.with_suffix(".log")
+    with log.open("w") as output:
+        launch = time.time()
+        completed = subprocess.run(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
+        total = time.time() - launch
     if completed.returncode != 0:
-        raise RuntimeError(f"{name} failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
+        raise RuntimeError(f"{name} failed ({completed.returncode}); its output is in {log}:\n{log.read_text()[-4000:]}")
     records = [json.loads(line) for line in records_path.read_text().splitlines()]
     result = {"name": name, "command": " ".join(command), "total_s": total, "load_before": before,
               "load_after": load_average(), **crossing_times(records, launch)}
@@ -495,8 +498,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "ablation" in sections:
         results["ablation"] = benchmark_ablation(args)
     if "time_to_accuracy" in sections:
-        with tempfile.TemporaryDirectory(prefix="lightning-dl-benchmark-") as workdir:
-            results["time_to_accuracy"] = benchmark_time_to_accuracy(args, Path(workdir))
+        workdir = args.output_dir / "time_to_accuracy"  # kept: the per-epoch records, the runs' logs and checkpoints
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        workdir.mkdir(parents=True)
+        results["time_to_accuracy"] = benchmark_time_to_accuracy(args, workdir.resolve())
     report = markdown(results)
     print(report)
     args.output_dir.mkdir(parents=True, exist_ok=True)
