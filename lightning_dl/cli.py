@@ -12,11 +12,14 @@ import importlib
 import inspect
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import LearningRateMonitor
+from pytorch_lightning.strategies import DDPStrategy
+from pytorch_lightning.utilities import rank_zero_info
 from jsonargparse import Namespace
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
@@ -65,13 +68,24 @@ class LightningDLCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         """Build the DataModule first, then give the model what the data knows, then the rest as usual."""
         config = self.config[self.subcommand] if self.subcommand else self.config
-        if isinstance(config.get("data"), Namespace) and isinstance(config.get("model"), Namespace):
-            config.data = instantiate(config.data)  # jsonargparse keeps an instance it is given
+        data_config = config.get("data")
+        if isinstance(data_config, Namespace) and isinstance(config.get("model"), Namespace):
+            config.data = instantiate(data_config)  # jsonargparse keeps an instance it is given
             link_data_to_model(config.data, config.model)
-        super().instantiate_classes()
+        with warnings.catch_warnings():  # jsonargparse notes, harmlessly, that it cannot print the instance
+            warnings.filterwarnings("ignore", message="Unable to serialize instance")
+            super().instantiate_classes()
+        if isinstance(data_config, Namespace):
+            config.data = data_config  # the saved config.yaml records the DataModule's settings, not the object
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         trainer = super().instantiate_trainer(**kwargs)
+        if needs_unused_parameter_search(trainer, self.model):
+            # Manual optimisation (a GAN) leaves one network without gradients in each step: DDP must look for
+            # unused parameters, or it fails at the second step.
+            rank_zero_info("Manual optimisation under DDP: DDP looks for unused parameters "
+                           "(as strategy ddp_find_unused_parameters_true would).")
+            trainer.strategy._ddp_kwargs["find_unused_parameters"] = True  # read when DDP wraps the model in fit
         if trainer.loggers and not any(isinstance(c, LearningRateMonitor) for c in trainer.callbacks):
             trainer.callbacks.append(LearningRateMonitor())  # only with a logger: it has nowhere else to write
         return trainer
@@ -131,6 +145,14 @@ def link_data_to_model(data: Any, model_config: Namespace) -> None:
         value = getattr(data, name, None)
         if value is not None and name in accepted:
             model_config.init_args[name] = tuple(value) if isinstance(value, list) else value
+
+
+def needs_unused_parameter_search(trainer: pl.Trainer, model: pl.LightningModule | None) -> bool:
+    """Whether DDP must be told to look for unused parameters: several processes, a model that optimises
+    its networks by hand, and a DDP strategy that does not look."""
+    strategy = trainer.strategy
+    return (model is not None and not model.automatic_optimization and isinstance(strategy, DDPStrategy)
+            and trainer.world_size > 1 and not strategy._ddp_kwargs.get("find_unused_parameters", False))
 
 
 def checkpoint_to_test(trainer: pl.Trainer) -> str | None:
