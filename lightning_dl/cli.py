@@ -73,7 +73,7 @@ class LightningDLCLI(LightningCLI):
             config.data = instantiate(data_config)  # jsonargparse keeps an instance it is given
             link_data_to_model(config.data, config.model)
         with warnings.catch_warnings():  # jsonargparse notes, harmlessly, that it cannot print the instance
-            warnings.filterwarnings("ignore", message="Unable to serialize instance")
+            warnings.filterwarnings("ignore", message=r"\s*Unable to serialize instance")
             super().instantiate_classes()
         if isinstance(data_config, Namespace):
             config.data = data_config  # the saved config.yaml records the DataModule's settings, not the object
