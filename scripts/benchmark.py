@@ -63,11 +63,11 @@ SCRIPTS = Path(__file__).resolve().parent
 REPO = SCRIPTS.parent
 sys.path.insert(0, str(SCRIPTS))
 
-import benchmark_overhead as overhead  # noqa: E402  (the two comparisons this script grew from)
+import benchmark_overhead as overhead  # the two comparisons this script grew from
 
-from lightning_dl.data import FashionMNISTDataModule  # noqa: E402
-from lightning_dl.models import Classifier  # noqa: E402
-from lightning_dl.models.recipes import random_crop, random_horizontal_flip  # noqa: E402
+from lightning_dl.data import FashionMNISTDataModule
+from lightning_dl.models import Classifier
+from lightning_dl.models.recipes import random_crop, random_horizontal_flip
 
 FAST_CONFIG = REPO / "configs/classifiers/fast_fashion_mnist.yaml"
 FAST_095_CONFIG = REPO / "configs/classifiers/fast_fashion_mnist_095.yaml"
@@ -198,7 +198,7 @@ def run_timed(name: str, command: list[str], records_path: Path, cwd: Path, thre
     log = records_path.with_suffix(".log")
     with log.open("w") as output:
         launch = time.time()
-        completed = subprocess.run(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
+        completed = subprocess.run(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, check=False)
         total = time.time() - launch
     if completed.returncode != 0:
         raise RuntimeError(f"{name} failed ({completed.returncode}); its output is in {log}:\n{log.read_text()[-4000:]}")
@@ -357,15 +357,22 @@ def benchmark_ablation(args: argparse.Namespace) -> list[dict[str, Any]]:
                  {"compile_network": not options.get("compile_network")}))
     arms.append(("bf16-mixed" if "bf16" not in precision else "32-true", "32-true" if "bf16" in precision
                  else "bf16-mixed", {}))
+    timings: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in arms}
+    loads: dict[str, list[str]] = {name: [] for name, _, _ in arms}
+    for repeat in range(args.repeats):  # the arms in turn, reversed every other repeat; medians over repeats
+        for name, arm_precision, changes in arms if repeat % 2 == 0 else arms[::-1]:
+            batches = max(3, args.ablation_batches // 4) if arm_precision == "bf16-mixed" else args.ablation_batches
+            loads[name].append(load_average())
+            timing = time_batches(config, dm, batches, arm_precision, **changes)
+            timings[name].append(timing)
+            print(f"[ablation {repeat + 1}/{args.repeats}] {name}: {timing['wall_ms']:.0f} ms wall, "
+                  f"{timing['cpu_ms']:.0f} ms CPU per batch (whole fit {timing['fit_s']:.1f} s)", file=sys.stderr, flush=True)
     results = []
-    for name, arm_precision, changes in arms:
+    for name, arm_precision, _ in arms:
         batches = max(3, args.ablation_batches // 4) if arm_precision == "bf16-mixed" else args.ablation_batches
-        before = load_average()
-        timing = time_batches(config, dm, batches, arm_precision, **changes)
-        results.append({"option": name, "precision": arm_precision, "batches": batches, **timing,
-                        "load_before": before, "load_after": load_average()})
-        print(f"[ablation] {name}: {timing['wall_ms']:.0f} ms wall, {timing['cpu_ms']:.0f} ms CPU per batch "
-              f"(whole fit {timing['fit_s']:.1f} s)", file=sys.stderr, flush=True)
+        median = {key: statistics.median(t[key] for t in timings[name]) for key in timings[name][0]}
+        results.append({"option": name, "precision": arm_precision, "batches": batches, **median,
+                        "runs": timings[name], "load_before": loads[name][0], "load_after": load_average()})
     for flip_tta in (False, True):
         results.append({"option": f"test pass, flip TTA {'on' if flip_tta else 'off'}",
                         "test_pass_s": time_test_pass(config, dm, flip_tta, args.ablation_test_batches),
@@ -377,8 +384,8 @@ def benchmark_ablation(args: argparse.Namespace) -> list[dict[str, Any]]:
 def markdown(results: dict[str, Any]) -> str:
     """All results as Markdown tables."""
     s = results["settings"]
-    lines = [f"## lightning_dl benchmark ({s['date']}, threads={s['threads']}, torch {s['torch']}, "
-             f"Lightning {s['pytorch_lightning']}, CPU capability {s['cpu_capability']})", ""]
+    lines = [(f"## lightning_dl benchmark ({s['date']}, threads={s['threads']}, torch {s['torch']}, "
+              f"Lightning {s['pytorch_lightning']}, CPU capability {s['cpu_capability']})"), ""]
     comparisons = results.get("comparisons", [])
     if comparisons:
         lines += ["| comparison | contender | median s | kept | ratio | goal | load before → after |",
@@ -399,8 +406,8 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("augmentation_share"):
         lines.append("")
     if results.get("ablation"):
-        lines += ["| option (against the fast config) | precision | ms per batch (wall) | ms per batch (CPU) | "
-                  "whole fit s (warm-up, compilation) | load before → after |", "|---|---|---:|---:|---:|---|"]
+        lines += [("| option (against the fast config) | precision | ms per batch (wall) | ms per batch (CPU) | "
+                   "whole fit s (warm-up, compilation) | load before → after |"), "|---|---|---:|---:|---:|---|"]
         for a in results["ablation"]:
             if "test_pass_s" in a:
                 lines.append(f"| {a['option']} ({a['test_images']} images) | | {1000 * a['test_pass_s']:.0f} (whole pass) "
