@@ -11,6 +11,7 @@ def test_import_has_no_side_effects(tmp_path):
         "import os, sys, torch\n"
         "threads, grad = torch.get_num_threads(), torch.is_grad_enabled()\n"
         "import lightning_dl, lightning_dl.data, lightning_dl.models, lightning_dl.nn, lightning_dl.callbacks\n"
+        "import lightning_dl.workflow, lightning_dl.evaluation\n"
         "import lightning_dl.cli\n"
         "assert torch.get_num_threads() == threads and torch.is_grad_enabled() == grad\n"
         "assert 'WANDB_MODE' not in os.environ, 'importing must not configure wandb'\n"
