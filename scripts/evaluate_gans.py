@@ -42,8 +42,15 @@ import torch
 from torch import Tensor, nn
 
 from lightning_dl.cli import cli_main
-from lightning_dl.evaluation import (ClassifierFeatures, Judge, class_coverage, classifier_fid, conditional_accuracy,
-                                     load_judge, match_codes_to_classes)
+from lightning_dl.evaluation import (
+    ClassifierFeatures,
+    Judge,
+    class_coverage,
+    classifier_fid,
+    conditional_accuracy,
+    load_judge,
+    match_codes_to_classes,
+)
 from lightning_dl.models import ACGAN, CGAN, GAN, InfoGAN
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "gans"
@@ -119,8 +126,9 @@ def judge_generator(model: GAN, generator: nn.Module, judge: ClassifierFeatures,
 
 # --- training under a budget ------------------------------------------------------------------------
 class Budget(pl.Callback):
-    """Stops training after ``batches`` real batches or ``generator_steps`` generator steps, and measures
-    FID on ``curve_samples`` images every ``curve_every`` batches (RNG forked: the run itself is unchanged)."""
+    """Stops training after ``batches`` real batches or ``generator_steps`` generator steps, and measures the
+    generator's FID (not its average's) on ``len(real)`` images every ``curve_every`` batches (RNG forked:
+    the run itself is unchanged)."""
 
     def __init__(self, batches: int | None, generator_steps: int | None, judge: ClassifierFeatures,
                  real: Tensor, curve_every: int | None) -> None:
@@ -137,7 +145,7 @@ class Budget(pl.Callback):
         if self.curve_every and batches % self.curve_every == 0:
             with torch.random.fork_rng():
                 torch.manual_seed(batches)
-                fake, _ = generate(pl_module, pl_module.sampling_generator, len(self.real))
+                fake, _ = generate(pl_module, pl_module.generator, len(self.real))
             fid = classifier_fid(self.judge, self.real, fake).item()
             self.curve.append({"batches": batches, "generator_steps": steps, "fid": round(fid, 2),
                                "seconds": round(time.perf_counter() - self.start, 1)})
@@ -179,8 +187,8 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
     start = time.perf_counter()
     cli.trainer.fit(model, data)
     seconds = time.perf_counter() - start
-    common = dict(budget=describe_budget(args), generator_steps=int(model.generator_steps),
-                  discriminator_steps=int(model.discriminator_steps), train_seconds=round(seconds, 1))
+    common = {"budget": describe_budget(args), "generator_steps": int(model.generator_steps),
+              "discriminator_steps": int(model.discriminator_steps), "train_seconds": round(seconds, 1)}
     generators = {variant: model.generator}
     if model.generator_average is not None:
         generators[f"{variant} + EMA {args.ema_decay:g}"] = model.generator_average.module
@@ -188,7 +196,7 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
     for name, generator in generators.items():
         scores = judge_generator(model, generator, judge, real, data.num_classes)
         note = f"codes -> classes {scores.pop('code_to_class')}" if "code_to_class" in scores else ""
-        curve = budget.curve if name == variant else []  # the curve samples from the average when there is one
+        curve = budget.curve if name == variant else []  # the curve follows the generator, not its average
         results.append(Result(name, **common, **scores, curve=curve, note=note))
         print(f"  {format_row(results[-1])}", flush=True)
     return results

@@ -9,8 +9,15 @@ import torch
 from torch import nn
 
 from lightning_dl.errors import DataValidationError
-from lightning_dl.evaluation import (ClassifierFeatures, class_coverage, classifier_fid, classifier_fid_metric,
-                                     conditional_accuracy, match_codes_to_classes, predict_classes)
+from lightning_dl.evaluation import (
+    ClassifierFeatures,
+    class_coverage,
+    classifier_fid,
+    classifier_fid_metric,
+    conditional_accuracy,
+    match_codes_to_classes,
+    predict_classes,
+)
 from lightning_dl.nn.base import Network
 
 SHAPE, NUM_CLASSES = (1, 8, 8), 3
@@ -175,3 +182,156 @@ def test_infogan_codes_are_matched_to_the_classes_they_draw(judge):
     mapping = match_codes_to_classes(judge, as_generator_output(pixels), codes, NUM_CLASSES)
     assert mapping.tolist() == [1, 2, 0]
     assert conditional_accuracy(judge, as_generator_output(pixels), mapping[codes]).accuracy > 0.95
+
+
+# --- the saved judge --------------------------------------------------------------------------------
+def test_load_judge_round_trip(trained, tmp_path):
+    from lightning_dl.errors import ConfigurationError
+    from lightning_dl.evaluation import load_judge, save_judge
+    from lightning_dl.nn import CNN
+
+    cnn = CNN(SHAPE, NUM_CLASSES, channels=[4], hidden_sizes=[16], batch_norm=True, dropout=0.5)
+    pixels, labels = synthetic_pixels(300, seed=14)
+    optimizer = torch.optim.Adam(cnn.parameters(), lr=1e-2)
+    for _ in range(30):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(cnn((pixels - trained.mean) / trained.std), labels).backward()
+        optimizer.step()
+    normalization = SimpleNamespace(shift=torch.tensor([trained.mean]), scale=torch.tensor([trained.std]))
+    path = save_judge(tmp_path / "judge" / "judge.pt", cnn, normalization, SHAPE, test_accuracy=0.5, epochs=1)
+    loaded = load_judge(path)
+    assert loaded.image_shape == SHAPE and loaded.info == {"test_accuracy": 0.5, "epochs": 1}
+    assert not loaded.network.training and not any(p.requires_grad for p in loaded.network.parameters())
+    torch.testing.assert_close(loaded.normalization[0].flatten(), torch.tensor([trained.mean]))
+    # the loaded judge reads a generator's [-1, 1] images exactly as the trained CNN reads its own inputs
+    features = loaded.features(image_normalization=(127.5, 127.5))
+    torch.testing.assert_close(features.classify(as_generator_output(pixels)),
+                               cnn.eval()((pixels - trained.mean) / trained.std))
+    assert features.num_features == 16
+    with pytest.raises(FileNotFoundError, match="train_judge.py"):
+        load_judge(tmp_path / "missing.pt")
+    torch.save({"something": "else"}, tmp_path / "other.pt")
+    with pytest.raises(ConfigurationError, match="not a judge file"):
+        load_judge(tmp_path / "other.pt")
+    with pytest.raises(ConfigurationError, match="Network"):
+        save_judge(tmp_path / "bad.pt", nn.Linear(2, 2), (0.0, 1.0), SHAPE)
+
+
+# --- the evaluation on a generator trained for seconds ------------------------------------------------
+def load_script(name: str):
+    """A module of scripts/ (not a package) by file path."""
+    import importlib.util
+    import sys
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def digits_judge():
+    """A small CNN trained for a few seconds on scikit-learn's 8×8 digits (standardised), as a judge."""
+    from lightning_dl.data import DigitsDataModule
+    from lightning_dl.nn import CNN
+
+    data = DigitsDataModule(val_fraction=0, normalization="standardize")
+    data.setup("fit")
+    data.setup("test")
+    torch.manual_seed(0)
+    cnn = CNN((1, 8, 8), 10, channels=[16], hidden_sizes=[32])
+    optimizer = torch.optim.Adam(cnn.parameters(), lr=1e-2)
+    inputs, targets = data.train_set.inputs, data.train_set.targets
+    for _ in range(60):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(cnn(inputs), targets).backward()
+        optimizer.step()
+    test_inputs, test_labels = data.test_set.__getitems__(list(range(len(data.test_set))))
+    accuracy = (cnn.eval()(test_inputs).argmax(1) == test_labels).float().mean().item()
+    assert accuracy > 0.8
+    return SimpleNamespace(network=cnn, normalization=data.normalization)
+
+
+def tiny_gan(model_class, **arguments):
+    """``model_class`` with DCGAN networks a few channels wide, trained for 20 batches of digits (seconds)."""
+    import functools
+
+    import pytorch_lightning as pl
+
+    from lightning_dl.data import DigitsDataModule
+    from lightning_dl.nn import DCGANDiscriminator, DCGANGenerator
+
+    data = DigitsDataModule(batch_size=32, val_fraction=0, normalization="symmetric_range")
+    pl.seed_everything(0, verbose=False)
+    model = model_class(generator=functools.partial(DCGANGenerator, channels=[16, 8], strides=[2, 2]),
+                        discriminator=functools.partial(DCGANDiscriminator, channels=[8, 16], strides=[2, 2]),
+                        input_shape=(1, 8, 8), num_classes=10, latent_dim=16, **arguments)
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=20, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, data)
+    data.setup("test")
+    return model, data
+
+
+@pytest.mark.parametrize("variant", ["GAN", "CGAN", "InfoGAN"])
+def test_judging_a_generator_trained_for_seconds(variant, digits_judge):
+    from lightning_dl import models
+
+    evaluate_gans = load_script("evaluate_gans")
+    arguments = {"ema_decay": 0.9} if variant == "GAN" else {}
+    model, data = tiny_gan(getattr(models, variant), **arguments)
+    judge = ClassifierFeatures(digits_judge.network, (1, 8, 8), judge_normalization=digits_judge.normalization,
+                               image_normalization=data.normalization)
+    real, _ = evaluate_gans.real_test_images(data, 300, seed=0)
+    other_real = data.train_set.__getitems__(list(range(300)))[0]
+    scores = evaluate_gans.judge_generator(model, model.sampling_generator, judge, real, 10)
+    assert 0 <= classifier_fid(judge, real, other_real).item() < scores["fid"] < float("inf")  # 20 batches: far off
+    assert len(scores["class_shares"]) == 10 and sum(scores["class_shares"]) == pytest.approx(1.0, abs=1e-3)
+    assert scores["min_class_share"] == pytest.approx(min(scores["class_shares"]), abs=1e-4)
+    if variant == "GAN":
+        assert "conditional_accuracy" not in scores
+        assert model.generator_average is not None  # judged from the average: sampling_generator
+        images, labels = evaluate_gans.generate(model, model.generator, 7)
+        assert images.shape == (7, 1, 8, 8) and labels is None and model.generator.training
+    else:
+        assert 0 <= scores["conditional_accuracy"] <= 1
+    if variant == "InfoGAN":
+        assert sorted(scores["code_to_class"]) == list(range(10))  # a one-to-one matching
+    # the same samples on a second call: the judge's numbers do not depend on the global random state
+    torch.manual_seed(123)
+    assert evaluate_gans.judge_generator(model, model.sampling_generator, judge, real, 10)["fid"] == scores["fid"]
+
+
+def test_evaluate_gans_script_writes_its_table(tmp_path):
+    """The whole script, with networks a few channels wide, 2 batches and 40 samples per variant."""
+    from lightning_dl.data.sources import fetch_fashion_mnist
+    from lightning_dl.evaluation import save_judge
+    from lightning_dl.nn import CNN
+
+    try:
+        fetch_fashion_mnist("data", download=False)
+    except (FileNotFoundError, OSError):
+        pytest.skip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
+    save_judge(tmp_path / "judge.pt", CNN((1, 28, 28), 10, channels=[4], hidden_sizes=[8]), (72.9, 90.0),
+               (1, 28, 28), test_accuracy=0.1)
+    small = ("--model.init_args.generator lightning_dl.nn.DCGANGenerator "
+             "--model.init_args.generator.init_args.channels [4,4,4] "
+             "--model.init_args.discriminator lightning_dl.nn.DCGANDiscriminator "
+             "--model.init_args.discriminator.init_args.channels [4,4,4,4]")
+    load_script("evaluate_gans").main(["--batches", "2", "--samples", "40", "--variants", "dcgan", "cgan", "wgan",
+                                       "cyclegan", "--judge", str(tmp_path / "judge.pt"), "--curve-every", "1",
+                                       "--curve-samples", "20", "--cli-args", small,
+                                       "--output", str(tmp_path / "eval" / "results.json")])
+    import json
+
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    rows = {row["variant"]: row for row in results["results"]}
+    assert list(rows) == ["real images (reference)", "dcgan", "dcgan + EMA 0.999", "cgan", "wgan", "cyclegan"]
+    assert rows["wgan"]["discriminator_steps"] == 2 and rows["wgan"]["generator_steps"] == 0  # n_critic 5
+    assert rows["dcgan"]["generator_steps"] == rows["dcgan"]["discriminator_steps"] == 2
+    assert len(rows["dcgan"]["curve"]) == 2 and rows["cgan"]["conditional_accuracy"] is not None
+    assert rows["cyclegan"]["fid"] is None and "cycle" in rows["cyclegan"]["note"]
+    assert "| variant | budget |" in results["table"]

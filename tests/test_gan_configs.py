@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO
 
 from lightning_dl.cli import cli_main
-
-from conftest import REPO
 
 CONFIGS = sorted((REPO / "configs" / "gans").rglob("*.yaml"))
 BATCHES = 10  # 10 discriminator steps, 10 // n_critic generator steps

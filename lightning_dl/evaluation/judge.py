@@ -16,7 +16,8 @@ produces images normalised by ``(127.5, 127.5)``; a judge trained on ``standardi
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal, NamedTuple, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -27,7 +28,7 @@ from lightning_dl.nn.base import Network
 
 #: A per-channel normalisation ``(pixels - shift) / scale``: a ``(shift, scale)`` pair of numbers or
 #: per-channel sequences, or an object with ``shift`` and ``scale`` attributes (a fitted ``Normalization``).
-NormalizationSpec = Union[tuple[Union[float, Sequence[float]], Union[float, Sequence[float]]], Any]
+NormalizationSpec = tuple[float | Sequence[float], float | Sequence[float]] | Any
 
 
 def _shift_scale(spec: NormalizationSpec, channels: int, what: str) -> tuple[Tensor, Tensor]:
