@@ -143,6 +143,16 @@ def test_generator_average_follows_the_generator_and_is_sampled():
     assert int(model.generator_average.n_averaged) == 3
 
 
+def test_the_weight_average_warms_up():
+    """Early on the average follows the generator closely; later it decays at the configured rate."""
+    from lightning_dl.models.gans.base import WarmedUpAverage
+
+    average = WarmedUpAverage(0.999)
+    zero, one = torch.zeros(1), torch.ones(1)
+    assert average(zero, one, torch.tensor(1)).item() == pytest.approx(1 - 2 / 11)  # decay (1 + 1) / (10 + 1)
+    assert average(zero, one, torch.tensor(100_000)).item() == pytest.approx(0.001)  # decay 0.999
+
+
 def test_cgan_generator_receives_the_requested_classes():
     model = CGAN(**TINY)
     seen = []
