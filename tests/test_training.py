@@ -105,5 +105,7 @@ def test_wandb_is_offline_by_default_and_leaves_the_environment_as_it_was(monkey
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.netrc with wandb credentials
     cli = cli_main(["fit", *DIGITS, "--config", str(REPO / "configs/trainer/quick.yaml"), "--test_after_fit", "false"])
     assert type(cli.trainer.logger).__name__ == "WandbLogger" and cli.trainer.logger._offline
-    assert len(glob.glob(str(tmp_path / "runs/wandb/offline-run-*/run-*.wandb"))) == 1
+    # An offline run's folder (an online one is named run-*). Its .wandb file may land in the folder of the
+    # process's first wandb run, which wandb's per-process setup remembers; the other wandb test reads one.
+    assert len(glob.glob(str(tmp_path / "runs/wandb/offline-run-*"))) == 1
     assert "WANDB_MODE" not in os.environ
