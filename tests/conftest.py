@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,3 +39,17 @@ def arrays():
     train_images, train_labels = make_images(200, seed=0)
     test_images, test_labels = make_images(40, seed=1)
     return train_images, train_labels, test_images, test_labels
+
+
+def run_two_processes(script: Path, out_dir: Path, *arguments: str, timeout: int = 600) -> list[dict]:
+    """Run a DDP script (2 processes on the CPU) in a subprocess and return what each rank wrote to
+    ``out_dir/rank<r>.json``. Lightning's ``ddp`` strategy starts rank 1 by re-running the command line,
+    which is why DDP runs are scripts and not test functions (inside pytest it would re-run pytest)."""
+    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(script.parent)}
+    env.pop("LOCAL_RANK", None)
+    result = subprocess.run([sys.executable, str(script), str(out_dir), *arguments], capture_output=True, text=True,
+                            timeout=timeout, env=env, cwd=out_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.loads((out_dir / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    return ranks

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_two_processes
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 
 
 def test_two_process_ddp_run_agrees_across_ranks(tmp_path):
-    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(WORKER.parent)}
-    env.pop("LOCAL_RANK", None)
-    result = subprocess.run([sys.executable, str(WORKER), str(tmp_path)], capture_output=True, text=True,
-                            timeout=300, env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert [r["world_size"] for r in ranks] == [2, 2]
+    ranks = run_two_processes(WORKER, tmp_path)
     # torchmetrics synchronises the epoch metrics, so both processes report the same numbers...
     assert ranks[0]["metrics"].keys() == ranks[1]["metrics"].keys() >= {"val/accuracy", "val/loss", "test/accuracy"}
     for name, value in ranks[0]["metrics"].items():

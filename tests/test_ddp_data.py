@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-
+from conftest import run_two_processes
 from data_helpers import TinyClassifier, quiet_trainer
 from ddp_eval_worker import odd_table
 
@@ -32,13 +28,7 @@ def test_two_process_evaluation_counts_every_sample_once(tmp_path):
     assert len(val_ids) == len(dm.val_set) == 13 and len(test_ids) == len(dm.test_set) == 41
     assert 0 < single["test/accuracy"] < 1
 
-    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(WORKER.parent)}
-    env.pop("LOCAL_RANK", None)
-    result = subprocess.run([sys.executable, str(WORKER), str(tmp_path)], capture_output=True, text=True,
-                            timeout=300, env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert [r["world_size"] for r in ranks] == [2, 2]
+    ranks = run_two_processes(WORKER, tmp_path)
     for stage, ids, size in (("val", val_ids, 13), ("test", test_ids, 41)):
         shards = [sorted(r[f"{stage}_ids"]) for r in ranks]
         assert not set(shards[0]) & set(shards[1]), f"{stage}: a sample was evaluated by both processes"

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
+from conftest import run_two_processes
+from test_gans import TINY, gan_data
 
 from lightning_dl.models import GAN
-from test_gans import TINY, gan_data
 
 WORKER = Path(__file__).with_name("ddp_gan_worker.py")
 CLI_WORKER = Path(__file__).with_name("ddp_cli_worker.py")
@@ -21,13 +18,7 @@ CLI_WORKER = Path(__file__).with_name("ddp_cli_worker.py")
 
 @pytest.mark.parametrize("loss", ["bce", "gp"], ids=["dcgan", "wgan_gp"])
 def test_two_process_ddp_keeps_the_players_identical(tmp_path, loss):
-    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(WORKER.parent)}
-    env.pop("LOCAL_RANK", None)
-    result = subprocess.run([sys.executable, str(WORKER), str(tmp_path), loss], capture_output=True, text=True,
-                            timeout=300, env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert [r["world_size"] for r in ranks] == [2, 2]
+    ranks = run_two_processes(WORKER, tmp_path, loss)
     for name in ("generator", "discriminator", "average"):  # gradients are averaged: the replicas agree
         assert ranks[0]["sums"][name] == pytest.approx(ranks[1]["sums"][name], rel=1e-9), name
     n_critic = 1 if loss == "bce" else 2
@@ -41,14 +32,8 @@ def test_two_process_ddp_keeps_the_players_identical(tmp_path, loss):
 def test_every_gan_config_trains_under_plain_ddp_through_the_cli(tmp_path, config):
     """The CLI notices manual optimisation under DDP and has DDP look for unused parameters (each step leaves
     one player without gradients); the replicas stay identical. (CycleGAN: tests/test_cyclegan.py.)"""
-    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(WORKER.parent)}
-    env.pop("LOCAL_RANK", None)
-    config_path = WORKER.parents[1] / "configs" / "gans" / f"{config}.yaml"
-    result = subprocess.run([sys.executable, str(CLI_WORKER), str(tmp_path), str(config_path)], capture_output=True,
-                            text=True, timeout=600, env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert [r["world_size"] for r in ranks] == [2, 2] and ranks[0]["find_unused"]["find_unused_parameters"]
+    ranks = run_two_processes(CLI_WORKER, tmp_path, str(WORKER.parents[1] / "configs" / "gans" / f"{config}.yaml"))
+    assert ranks[0]["find_unused"]["find_unused_parameters"]
     assert ranks[0]["steps"] == ranks[1]["steps"] and ranks[0]["steps"][1] > 0
     for name in ("generator", "discriminator"):
         assert ranks[0]["sums"][name] == pytest.approx(ranks[1]["sums"][name], rel=1e-9), name
