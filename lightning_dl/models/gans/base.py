@@ -267,12 +267,13 @@ class GAN(BaseModule):
         return self.generator if self.generator_average is None else self.generator_average.module
 
     @torch.no_grad()
-    def sample(self, n: int, labels: Tensor | None = None, latent: Tensor | None = None) -> Tensor:
-        """``n`` generated images (of the classes ``labels``, for conditional GANs), in eval mode."""
+    def sample(self, n: int, labels: Tensor | None = None, latent: Tensor | None = None, **codes: Tensor) -> Tensor:
+        """``n`` generated images (of the classes ``labels``, for conditional GANs), in eval mode; ``latent``
+        replaces the drawn noise and ``codes`` go to the variant's :meth:`condition` (InfoGAN's ``continuous``)."""
         generator = self.sampling_generator
         was_training = generator.training
         generator.eval()
-        draw = self.condition(n, None if labels is None else labels.to(self.device))
+        draw = self.condition(n, None if labels is None else labels.to(self.device), **codes)
         if latent is not None:
             draw.latent = latent.to(self.device)
         images = self.generate(draw, generator)

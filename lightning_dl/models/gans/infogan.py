@@ -89,14 +89,7 @@ class InfoGAN(GAN):
             continuous[:, code] = torch.linspace(-2, 2, values, device=self.device).repeat(rows)
         else:  # discrete traversal: each column a different noise vector
             latent = self.sample_latent[:values].repeat(rows, 1)
-        generator = self.sampling_generator
-        was_training = generator.training
-        generator.eval()
-        draw = self.condition(rows * values, labels, continuous)
-        draw.latent = latent
-        images = self.generate(draw, generator)
-        generator.train(was_training)
-        return images
+        return self.sample(rows * values, labels, latent, continuous=continuous)
 
     def sample_grids(self) -> dict[str, Tensor]:
         grids = super().sample_grids()
