@@ -300,7 +300,8 @@ class EpisodicDataModule(InMemoryDataModule):
                                  stream=STREAMS[stage], num_replicas=world, rank=rank, fixed=stage != "train",
                                  pad=stage == "train", epoch_source=self._training_epoch if stage == "train" else None)
         return DataLoader(dataset, batch_size=None, sampler=sampler, collate_fn=keep_batch,
-                          num_workers=hp.num_workers)
+                          num_workers=hp.num_workers,  # iterator seeds from the loader's own generator
+                          generator=torch.Generator().manual_seed(hp.seed))
 
     def train_dataloader(self) -> DataLoader:
         return self.episode_loader("train")
