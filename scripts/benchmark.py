@@ -124,13 +124,13 @@ class TestAccuracyTimer(pl.Callback):
 def evaluate(model: Classifier, inputs: Tensor, targets: Tensor, precision_plugin: Any = None,
              batch_size: int = 1000) -> tuple[float, float]:
     """Test accuracy as the model reports it (flip TTA when it has it) and without flip TTA."""
-    was_training = model.training
+    was_training, device = model.training, next(model.parameters()).device
     model.eval()
     correct = correct_plain = 0
     context = precision_plugin.forward_context() if precision_plugin is not None else torch.autocast("cpu", enabled=False)
     with context:
         for start in range(0, len(targets), batch_size):
-            x, y = inputs[start:start + batch_size], targets[start:start + batch_size]
+            x, y = inputs[start:start + batch_size].to(device), targets[start:start + batch_size].to(device)
             if getattr(model, "channels_last", False):
                 x = x.contiguous(memory_format=torch.channels_last)
             logits = model(x).float()

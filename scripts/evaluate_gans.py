@@ -2,7 +2,8 @@
 
 Each variant in ``configs/gans/`` is trained in this process through the CLI (``cli_main``) on
 Fashion-MNIST for the same number of real batches (``--batches``: discriminator steps; a variant with
-``n_critic: 5`` takes a fifth as many generator steps) or of generator steps (``--generator-steps``).
+``n_critic: 5`` takes a fifth as many generator steps), of generator steps (``--generator-steps``) or of
+wall-clock minutes (``--minutes``; also a cap on the other two).
 Then the judge of ``scripts/train_judge.py`` scores ``--samples`` generated images against as many real
 test images:
 
@@ -57,8 +58,6 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "gans"
 VARIANTS = ["dcgan", "wgan", "wgan_gp", "lsgan", "cgan", "acgan", "infogan", "stackedgan", "cyclegan"]
 #: Variants the script knows it cannot judge in a short budget, and why (listed in the table, not run).
 NOT_JUDGED = {
-    "stackedgan": "its schedule trains the encoder, then each GAN alone, for whole epochs "
-                  "(encoder_epochs + independent_epochs = 12) before the joint phase that generates images",
     "cyclegan": "translates between two domains, so there is no class-conditional FID to take; its measure "
                 "is the cycle L1 on held-out images, not computed here",
 }
@@ -126,19 +125,20 @@ def judge_generator(model: GAN, generator: nn.Module, judge: ClassifierFeatures,
 
 # --- training under a budget ------------------------------------------------------------------------
 class Budget(pl.Callback):
-    """Stops training after ``batches`` real batches or ``generator_steps`` generator steps, and measures the
-    generator's FID (not its average's) on ``len(real)`` images every ``curve_every`` batches (RNG forked:
-    the run itself is unchanged)."""
+    """Stops training after ``batches`` real batches, ``generator_steps`` generator steps or ``minutes`` of
+    training, whichever comes first, and measures the generator's FID (not its average's) on ``len(real)``
+    images every ``curve_every`` batches (RNG forked: the run itself is unchanged)."""
 
     def __init__(self, batches: int | None, generator_steps: int | None, judge: ClassifierFeatures,
-                 real: Tensor, curve_every: int | None) -> None:
+                 real: Tensor, curve_every: int | None, minutes: float | None = None) -> None:
         self.batches, self.generator_steps, self.judge, self.real = batches, generator_steps, judge, real
-        self.curve_every = curve_every
+        self.curve_every, self.minutes = curve_every, minutes
         self.curve: list[dict[str, float]] = []
         self.start = time.perf_counter()
+        self.device = torch.device("cpu")  # where the model trained (Lightning hands it back on the CPU)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: GAN) -> None:
-        self.start = time.perf_counter()
+        self.start, self.device = time.perf_counter(), pl_module.device
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: GAN, outputs: Any, batch: Any, batch_idx: int) -> None:
         batches, steps = int(pl_module.discriminator_steps), int(pl_module.generator_steps)
@@ -150,7 +150,9 @@ class Budget(pl.Callback):
             self.curve.append({"batches": batches, "generator_steps": steps, "fid": round(fid, 2),
                                "seconds": round(time.perf_counter() - self.start, 1)})
             print(f"  {batches} batches, {steps} generator steps: FID {fid:.1f} ({len(self.real)} samples)", flush=True)
-        if (self.batches and batches >= self.batches) or (self.generator_steps and steps >= self.generator_steps):
+        out_of_time = self.minutes and time.perf_counter() - self.start >= 60 * self.minutes
+        if (self.batches and batches >= self.batches) or (self.generator_steps and steps >= self.generator_steps) \
+                or out_of_time:
             trainer.should_stop = True
 
 
@@ -182,11 +184,14 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
     model, data = cli.model, cli.datamodule
     judge = saved_judge.features(image_normalization=data.normalization)
     real, _ = real_test_images(data, args.samples, args.seed)
-    budget = Budget(args.batches, args.generator_steps, judge, real[:args.curve_samples], args.curve_every)
+    budget = Budget(args.batches, args.generator_steps, judge, real[:args.curve_samples], args.curve_every,
+                    args.minutes)
     cli.trainer.callbacks.append(budget)
     start = time.perf_counter()
     cli.trainer.fit(model, data)
     seconds = time.perf_counter() - start
+    model.to(budget.device)  # judge where it trained: generating thousands of images is the costly part
+    real = real.to(budget.device)
     common = {"budget": describe_budget(args), "generator_steps": int(model.generator_steps),
               "discriminator_steps": int(model.discriminator_steps), "train_seconds": round(seconds, 1)}
     generators = {variant: model.generator}
@@ -196,6 +201,8 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
     for name, generator in generators.items():
         scores = judge_generator(model, generator, judge, real, data.num_classes)
         note = f"codes -> classes {scores.pop('code_to_class')}" if "code_to_class" in scores else ""
+        if hasattr(model, "training_phase"):  # StackedGAN: labels -> features -> image in every phase
+            note = f"ended in the {model.training_phase} phase (epoch {model.current_epoch})"
         curve = budget.curve if name == variant else []  # the curve follows the generator, not its average
         results.append(Result(name, **common, **scores, curve=curve, note=note))
         print(f"  {format_row(results[-1])}", flush=True)
@@ -205,7 +212,7 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
 def real_reference(args: argparse.Namespace, saved_judge: Judge) -> Result:
     """The row a perfect generator would reach: real training images judged against the real test images
     (FID), and the judge's class shares and accuracy on the real test images."""
-    data = build("dcgan", args).datamodule
+    data = build(next((v for v in args.variants if v not in NOT_JUDGED), "dcgan"), args).datamodule
     judge = saved_judge.features(image_normalization=data.normalization)
     real, labels = real_test_images(data, args.samples, args.seed)
     train_images = data.train_set.__getitems__(list(range(args.samples)))[0]
@@ -218,7 +225,9 @@ def real_reference(args: argparse.Namespace, saved_judge: Judge) -> Result:
 
 # --- the report -------------------------------------------------------------------------------------
 def describe_budget(args: argparse.Namespace) -> str:
-    return f"{args.batches} batches" if args.batches else f"{args.generator_steps} G steps"
+    parts = [f"{args.batches} batches" if args.batches else "", f"{args.generator_steps} G steps" if args.generator_steps
+             else "", f"{args.minutes:g} min" if args.minutes else ""]
+    return " or ".join(part for part in parts if part)
 
 
 def number(value: float | None, digits: int) -> str:
@@ -244,9 +253,10 @@ def table(results: list[Result]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    budget = parser.add_mutually_exclusive_group(required=True)
+    budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--batches", type=int, help="real batches (discriminator steps) per variant")
     budget.add_argument("--generator-steps", type=int, help="generator steps per variant")
+    parser.add_argument("--minutes", type=float, help="training minutes per variant (alone, or a cap on the others)")
     parser.add_argument("--variants", nargs="+", default=VARIANTS,
                         help=f"config names in configs/gans (default: {' '.join(VARIANTS)})")
     parser.add_argument("--judge", type=Path, default=Path("runs/judge/judge.pt"), help="made by train_judge.py")
@@ -261,6 +271,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default="data", help="the DataModule's data_dir (falls back to the system copy)")
     parser.add_argument("--output", type=Path, default=Path("runs/gan_eval/results.json"), help="JSON results")
     args = parser.parse_args(argv)
+    if not (args.batches or args.generator_steps or args.minutes):
+        parser.error("give a budget: --batches, --generator-steps or --minutes")
+    if args.minutes is not None and args.minutes <= 0:
+        parser.error(f"--minutes must be positive, got {args.minutes}")
     for name in ("batches", "generator_steps", "samples", "curve_every", "curve_samples", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
