@@ -62,6 +62,10 @@ PIDS+=($!)
 timeout 300 python3 scripts/train_judge.py --threads 4 --cli-args "$GPU $JUDGE_ARGS" \
     --output "$RESULTS/judge/judge.pt" > "$LOGS/judge.log" 2>&1
 tail -n 1 "$LOGS/judge.log"
+if [ ! -f "$RESULTS/judge/judge.pt" ] && [ -f runs/judge/judge.pt ]; then  # keep the GAN table: an older judge
+    echo "judge training failed (log: judge.log); judging with runs/judge/judge.pt"
+    mkdir -p "$RESULTS/judge"; cp runs/judge/judge.pt "$RESULTS/judge/judge.pt"
+fi
 echo "judge trained after $(( $(date +%s) - START )) s"
 
 # 3. The GAN family, one process per variant, once the judge is trained.
