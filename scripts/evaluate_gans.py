@@ -142,7 +142,8 @@ class Budget(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: GAN, outputs: Any, batch: Any, batch_idx: int) -> None:
         batches, steps = int(pl_module.discriminator_steps), int(pl_module.generator_steps)
-        if self.curve_every and batches % self.curve_every == 0:
+        due = self.curve_every and batches and batches % self.curve_every == 0
+        if due and (not self.curve or self.curve[-1]["batches"] != batches):  # StackedGAN's encoder epochs: no steps
             with torch.random.fork_rng():
                 torch.manual_seed(batches)
                 fake, _ = generate(pl_module, pl_module.generator, len(self.real))

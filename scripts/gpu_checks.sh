@@ -16,7 +16,8 @@
 set -u
 OUT=${OUT:-runs/gpu}; GAN_MINUTES=${GAN_MINUTES:-5}; JUDGE_ARGS=${JUDGE_ARGS:-}
 GPU=${GPU:-"--trainer.accelerator gpu --trainer.devices 1"}; FAST_ARGS=${FAST_ARGS:-}
-SMOKE=${SMOKE:-$(ls configs/*/*.yaml | grep -v -e configs/trainer -e configs/logger -e configs/workflow)}
+SMOKE=${SMOKE-$(ls configs/*/*.yaml | grep -v -e configs/trainer -e configs/logger -e configs/workflow)}
+FAST_CONFIGS=${FAST_CONFIGS-fast_fashion_mnist fast_fashion_mnist_095}; JUDGE=${JUDGE:-}  # a judge file: not retrained
 WORK=/tmp/gpu_checks; LOGS=$WORK/logs; RESULTS=$WORK/results
 rm -rf "$WORK"; mkdir -p "$LOGS" "$RESULTS" "$OUT"
 if ls .whl/*.whl >/dev/null 2>&1; then  # packages the device image lacks, carried as wheels
@@ -33,7 +34,7 @@ START=$(date +%s)
 LIGHTNING_DL="python3 -c 'import sys; sys.argv[0] = \"lightning-dl\"; from lightning_dl.cli import main; main()'"
 
 # 1. The fast recipes, test accuracy after every epoch (benchmark.TestAccuracyTimer).
-for config in fast_fashion_mnist fast_fashion_mnist_095; do
+for config in $FAST_CONFIGS; do
     printf 'trainer:\n  callbacks:\n    - class_path: benchmark.TestAccuracyTimer\n      init_args: {path: %s}\n' \
         "$RESULTS/$config.jsonl" > "$WORK/${config}_timer.yaml"
     date +%s.%N > "$RESULTS/$config.launch"
@@ -54,12 +55,13 @@ smoke() {
     for config in $SMOKE; do
         smoke "$config"
     done
-    smoke configs/gans/dcgan.yaml "--trainer.precision bf16-mixed" _bf16
+    [ -n "$SMOKE" ] && smoke configs/gans/dcgan.yaml "--trainer.precision bf16-mixed" _bf16
 ) > "$RESULTS/smoke.txt" 2>&1 &
 PIDS+=($!)
 
 # The judge, in the foreground: the GAN jobs need it.
-timeout 300 python3 scripts/train_judge.py --threads 4 --cli-args "$GPU $JUDGE_ARGS" \
+[ -n "$JUDGE" ] && mkdir -p "$RESULTS/judge" && cp "$JUDGE" "$RESULTS/judge/judge.pt"
+[ -z "$JUDGE" ] && timeout 300 python3 scripts/train_judge.py --threads 4 --cli-args "$GPU $JUDGE_ARGS" \
     --output "$RESULTS/judge/judge.pt" > "$LOGS/judge.log" 2>&1
 tail -n 1 "$LOGS/judge.log"
 if [ ! -f "$RESULTS/judge/judge.pt" ] && [ -f runs/judge/judge.pt ]; then  # keep the GAN table: an older judge
@@ -71,7 +73,7 @@ echo "judge trained after $(( $(date +%s) - START )) s"
 # 3. The GAN family, one process per variant, once the judge is trained.
 for variant in ${VARIANTS:-dcgan cgan acgan wgan_gp lsgan wgan infogan stackedgan}; do
     extra=""
-    [ "$variant" = stackedgan ] && extra="--model.init_args.independent_epochs 3"
+    [ "$variant" = stackedgan ] && extra="--model.init_args.independent_epochs ${STACKED_INDEPENDENT_EPOCHS:-3}"
     timeout $((LIMIT + 60)) python3 scripts/evaluate_gans.py --variants "$variant" --minutes "$GAN_MINUTES" \
         --samples ${SAMPLES:-5000} --curve-samples ${CURVE_SAMPLES:-1000} --threads 2 --curve-every 2000 --judge "$RESULTS/judge/judge.pt" --cli-args "$GPU $extra" \
         --output "$RESULTS/gan_$variant.json" > "$LOGS/gan_$variant.log" 2>&1 &

@@ -7,6 +7,7 @@ from functools import partial
 import pytest
 import pytorch_lightning as pl
 import torch
+from torch import nn
 
 from lightning_dl.data import ArrayDataModule
 from lightning_dl.errors import ConfigurationError, NonFiniteLossError
@@ -144,13 +145,47 @@ def test_generator_average_follows_the_generator_and_is_sampled():
 
 
 def test_the_weight_average_warms_up():
-    """Early on the average follows the generator closely; later it decays at the configured rate."""
-    from lightning_dl.models.gans.base import WarmedUpAverage
+    """The first update copies; early on the average follows the generator closely; later it decays at the
+    configured rate."""
+    from lightning_dl.models.gans.base import GeneratorAverage
 
-    average = WarmedUpAverage(0.999)
-    zero, one = torch.zeros(1), torch.ones(1)
-    assert average(zero, one, torch.tensor(1)).item() == pytest.approx(1 - 2 / 11)  # decay (1 + 1) / (10 + 1)
-    assert average(zero, one, torch.tensor(100_000)).item() == pytest.approx(0.001)  # decay 0.999
+    generator = nn.Linear(1, 1, bias=False)
+    average = GeneratorAverage(generator, decay=0.999)
+    weight = average.module.weight
+    for value, expected in [(4.0, 4.0), (0.0, 4.0 * 2 / 11)]:  # a copy, then decay (1 + 1) / (10 + 1)
+        generator.weight.data.fill_(value)
+        average.update_parameters(generator)
+        assert weight.item() == pytest.approx(expected)
+    average.n_averaged.fill_(100_000)
+    generator.weight.data.fill_(1.0)
+    before = weight.item()
+    average.update_parameters(generator)
+    assert weight.item() == pytest.approx(before + 0.001 * (1 - before))  # decay 0.999
+    assert int(average.n_averaged) == 100_001
+
+
+def test_the_weight_average_never_waits_for_the_device(monkeypatch):
+    """No host sync in an update: on a GPU each one would stall the generator step (AveragedModel's own
+    update reads its counter on the host, a decay computed from it stalled once per parameter)."""
+    model = GAN(**TINY, ema_decay=0.999)
+    syncs = []
+    for name in ("item", "tolist", "__bool__", "__int__", "__float__"):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda self, *a, _o=original, _n=name: syncs.append(_n) or _o(self, *a))
+    for _ in range(3):
+        model.generator_average.update_parameters(model.generator)
+    monkeypatch.undo()
+    assert syncs == []
+
+
+@pytest.mark.parametrize("variant", [CGAN, InfoGAN])
+def test_conditions_given_elsewhere_move_to_the_model(variant):
+    """Labels (and InfoGAN's continuous codes) made on the CPU work with a model on another device (here the
+    meta device, standing in for a GPU)."""
+    model = variant(**TINY).to("meta")
+    codes = {"continuous": torch.zeros(5, model.continuous_codes)} if variant is InfoGAN else {}
+    draw = model.condition(5, torch.tensor([0, 1, 2, 3, 0]), **codes)
+    assert draw.condition.device.type == draw.labels.device.type == draw.latent.device.type == "meta"
 
 
 def test_cgan_generator_receives_the_requested_classes():

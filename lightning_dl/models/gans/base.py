@@ -56,17 +56,42 @@ class Draw:
     codes: Tensor | None = None
 
 
-class WarmedUpAverage:
-    """An exponential moving average whose decay warms up: ``min(decay, (1 + n) / (10 + n))`` after ``n``
-    updates. A fixed 0.999 would still give the random initial weights a share of 0.999¹⁰⁰⁰ ≈ 0.37 after
-    1,000 generator steps; warmed up, the average follows the generator early and smooths it late."""
+class GeneratorAverage(AveragedModel):
+    """An exponential moving average of a generator's weights and buffers whose decay warms up:
+    ``min(decay, (1 + n) / (10 + n))`` at the ``n``-th update (the first one copies). A fixed 0.999 would
+    still give the random initial weights a share of 0.999¹⁰⁰⁰ ≈ 0.37 after 1,000 generator steps; warmed
+    up, the average follows the generator early and smooths it late.
 
-    def __init__(self, decay: float) -> None:
+    An ``AveragedModel`` (same state: ``module.*`` and ``n_averaged``) whose update never waits for the
+    device: ``AveragedModel.update_parameters`` reads its counter on the host, and a decay computed on the host
+    from it would stall a GPU on every parameter of every generator step.
+    """
+
+    def __init__(self, generator: nn.Module, decay: float) -> None:
+        super().__init__(generator, use_buffers=True)
         self.decay = decay
+        self.requires_grad_(False)
 
-    def __call__(self, average: Tensor, current: Tensor, updates: Tensor) -> Tensor:
-        decay = min(self.decay, (1 + float(updates)) / (10 + float(updates)))
-        return average + (current - average) * (1 - decay)
+    def current_decay(self) -> Tensor:
+        """The decay of the next update, as a tensor on the average's device (0 for the first: a copy)."""
+        n = self.n_averaged
+        return torch.where(n > 0, ((1 + n) / (10 + n)).clamp(max=self.decay), 0.0)
+
+    @torch.no_grad()
+    def update_parameters(self, model: nn.Module) -> None:
+        """``average += (1 - decay) * (current - average)`` for every floating-point weight and buffer; integer
+        buffers (batch norm's counter) are copied."""
+        pairs = list(zip([*self.module.parameters(), *self.module.buffers()], [*model.parameters(), *model.buffers()]))
+        averages = [average for average, _ in pairs if average.is_floating_point()]
+        currents = [current.detach() for average, current in pairs if average.is_floating_point()]
+        if averages:
+            steps = torch._foreach_sub(currents, averages)
+            torch._foreach_mul_(steps, 1 - self.current_decay())
+            torch._foreach_add_(averages, steps)
+        for average, current in pairs:
+            if not average.is_floating_point():
+                average.copy_(current)
+        self.n_averaged += 1
 
 
 def default_optimizer(lr: float) -> OptimizerCallable:
@@ -145,9 +170,7 @@ class GAN(BaseModule):
         self.generator, self.discriminator = self.build_networks(generator, discriminator)
         self.generator_average = None
         if ema_decay is not None:
-            self.generator_average = AveragedModel(self.generator, avg_fn=WarmedUpAverage(ema_decay),
-                                                   use_buffers=True)
-            self.generator_average.requires_grad_(False)
+            self.generator_average = GeneratorAverage(self.generator, ema_decay)
         self.register_buffer("discriminator_steps", torch.zeros((), dtype=torch.long))
         self.register_buffer("generator_steps", torch.zeros((), dtype=torch.long))
         seeded = torch.Generator().manual_seed(sample_seed)
@@ -273,7 +296,7 @@ class GAN(BaseModule):
         generator = self.sampling_generator
         was_training = generator.training
         generator.eval()
-        draw = self.condition(n, None if labels is None else labels.to(self.device), **codes)
+        draw = self.condition(n, labels, **codes)  # conditions are moved to the model's device there
         if latent is not None:
             draw.latent = latent.to(self.device)
         images = self.generate(draw, generator)

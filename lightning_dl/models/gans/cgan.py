@@ -25,9 +25,8 @@ class CGAN(GAN):
                 discriminator(image_shape=self.input_shape, condition_dim=self.num_classes))
 
     def condition(self, n: int, labels: Tensor | None = None) -> Draw:
-        """Noise and the one-hot classes ``labels`` (drawn uniformly when not given)."""
-        if labels is None:
-            labels = torch.randint(self.num_classes, (n,), device=self.device)
+        """Noise and the one-hot classes ``labels`` (drawn uniformly when not given; moved to the model's device)."""
+        labels = torch.randint(self.num_classes, (n,), device=self.device) if labels is None else labels.to(self.device)
         return Draw(torch.randn(n, self.latent_dim, device=self.device), one_hot(labels, self.num_classes), labels)
 
     def discriminate(self, images: Tensor, labels: Tensor | None) -> DiscriminatorOutputs:

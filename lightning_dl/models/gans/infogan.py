@@ -54,11 +54,11 @@ class InfoGAN(GAN):
                               code_log_variance=self.continuous_loss == "gaussian_nll"))
 
     def condition(self, n: int, labels: Tensor | None = None, continuous: Tensor | None = None) -> Draw:
-        """Noise, a discrete code (``labels``, or drawn uniformly) and continuous codes (or drawn from U(-1, 1))."""
-        if labels is None:
-            labels = torch.randint(self.discrete_codes, (n,), device=self.device)
-        if continuous is None:
-            continuous = torch.rand(n, self.continuous_codes, device=self.device) * 2 - 1
+        """Noise, a discrete code (``labels``, or drawn uniformly) and continuous codes (or drawn from U(-1, 1));
+        given codes are moved to the model's device."""
+        labels = torch.randint(self.discrete_codes, (n,), device=self.device) if labels is None else labels.to(self.device)
+        continuous = (torch.rand(n, self.continuous_codes, device=self.device) * 2 - 1 if continuous is None
+                      else continuous.to(self.device))
         condition = torch.cat([one_hot(labels, self.discrete_codes), continuous], dim=1)
         return Draw(torch.randn(n, self.latent_dim, device=self.device), condition, labels, continuous)
 
