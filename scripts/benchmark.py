@@ -121,9 +121,10 @@ class TestAccuracyTimer(pl.Callback):
 
 
 @torch.no_grad()
-def evaluate(model: Classifier, inputs: Tensor, targets: Tensor, precision_plugin: Any = None,
-             batch_size: int = 1000) -> tuple[float, float]:
-    """Test accuracy as the model reports it (flip TTA when it has it) and without flip TTA."""
+def evaluate(model: Classifier | torch.nn.Module, inputs: Tensor, targets: Tensor, precision_plugin: Any = None,
+             batch_size: int = 1000, flip_tta: bool | None = None) -> tuple[float, float]:
+    """Test accuracy as the model reports it (flip TTA when it has it, or when ``flip_tta``) and without."""
+    flip_tta = getattr(model, "flip_tta", False) if flip_tta is None else flip_tta
     was_training, device = model.training, next(model.parameters()).device
     model.eval()
     correct = correct_plain = 0
@@ -135,7 +136,7 @@ def evaluate(model: Classifier, inputs: Tensor, targets: Tensor, precision_plugi
                 x = x.contiguous(memory_format=torch.channels_last)
             logits = model(x).float()
             correct_plain += (logits.argmax(1) == y).sum().item()
-            if getattr(model, "flip_tta", False):
+            if flip_tta:
                 logits = (logits + model(x.flip(-1)).float()) / 2
             correct += (logits.argmax(1) == y).sum().item()
     model.train(was_training)
@@ -167,6 +168,46 @@ def run_plain_textbook(path: Path, epochs: int, limit_batches: int | None) -> No
         accuracy, _ = evaluate(model, dm.test_set.inputs, dm.test_set.targets)
         timer.write(event="epoch", epoch=epoch, time=end, eval_s=time.time() - end, accuracy=accuracy,
                     accuracy_without_tta=accuracy, peak_rss=peak_rss_bytes())
+
+
+def run_plain_fast(path: Path, epochs: int, limit_batches: int | None) -> None:
+    """The fast recipe of ``fast_fashion_mnist.yaml`` in a plain PyTorch loop (the issue's anchor): the same
+    compact net, SGD-Nesterov with one-cycle, label smoothing, batched crop + flip and flip TTA, read from the
+    config; the same JSON lines as :class:`TestAccuracyTimer`."""
+    from lightning_dl.nn import CompactNet
+
+    config = yaml.safe_load(FAST_CONFIG.read_text())
+    model_args, data_args = config["model"]["init_args"], config["data"]["init_args"]
+    timer = TestAccuracyTimer(str(path))
+    dm = FashionMNISTDataModule(seed=overhead.SEED, **{k: v for k, v in data_args.items()})
+    dm.setup("fit")
+    dm.setup("test")
+    inputs, targets = dm.train_set.inputs, dm.train_set.targets
+    pl.seed_everything(overhead.SEED, verbose=False)
+    model = CompactNet(tuple(inputs.shape[1:]), dm.num_classes, **model_args["network"]["init_args"])
+    optimizer = torch.optim.SGD(model.parameters(), **model_args["optimizer"]["init_args"])
+    batches = order_batches = -(-len(targets) // data_args["batch_size"])
+    if limit_batches:
+        batches = min(batches, limit_batches)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, total_steps=epochs * batches,
+                                                    **model_args["lr_scheduler"]["init_args"])
+    generator = torch.Generator().manual_seed(overhead.SEED)
+    padding, padding_mode = model_args["random_crop_padding"], model_args["padding_mode"]
+    timer.write(event="fit_start", time=time.time(), threads=torch.get_num_threads())
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(targets), generator=generator)
+        assert len(order.split(data_args["batch_size"])) == order_batches
+        for indices in order.split(data_args["batch_size"])[:batches]:
+            x = random_horizontal_flip(random_crop(inputs[indices], padding, padding_mode, generator), generator)
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), targets[indices], label_smoothing=model_args["label_smoothing"]).backward()
+            optimizer.step()
+            scheduler.step()
+        end = time.time()
+        accuracy, plain = evaluate(model, dm.test_set.inputs, dm.test_set.targets, flip_tta=model_args["flip_tta"])
+        timer.write(event="epoch", epoch=epoch, time=end, eval_s=time.time() - end, accuracy=accuracy,
+                    accuracy_without_tta=plain, peak_rss=peak_rss_bytes())
 
 
 # --- time to accuracy -----------------------------------------------------------------------------------
@@ -231,12 +272,16 @@ def benchmark_time_to_accuracy(args: argparse.Namespace, workdir: Path) -> list[
         if args.limit_batches:
             command += ["--trainer.limit_train_batches", str(args.limit_batches)]
         results.append(run_timed(name, command, records, workdir, args.threads))
-    records = workdir / "plain_textbook.jsonl"
-    command = [sys.executable, str(Path(__file__).resolve()), "--plain-textbook-run", str(records),
-               "--plain-epochs", str(args.plain_epochs)]
-    if args.limit_batches:
-        command += ["--limit-batches", str(args.limit_batches)]
-    results.append(run_timed("plain PyTorch, textbook CNN", command, records, workdir, args.threads))
+    fast_epochs = args.fast_epochs or yaml.safe_load(FAST_CONFIG.read_text())["trainer"]["max_epochs"]
+    plain_runs = [("plain PyTorch, fast recipe (the anchor)", "plain_fast", "--plain-fast-run", fast_epochs)] \
+        if args.with_plain_fast else []
+    plain_runs.append(("plain PyTorch, textbook CNN", "plain_textbook", "--plain-textbook-run", args.plain_epochs))
+    for name, stem, flag, epochs in plain_runs:
+        records = workdir / f"{stem}.jsonl"
+        command = [sys.executable, str(Path(__file__).resolve()), flag, str(records), "--plain-epochs", str(epochs)]
+        if args.limit_batches:
+            command += ["--limit-batches", str(args.limit_batches)]
+        results.append(run_timed(name, command, records, workdir, args.threads))
     return results
 
 
@@ -454,6 +499,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default="data", help="the DataModule's data_dir (falls back to the system copy)")
     parser.add_argument("--output-dir", type=Path, default=Path("benchmarks"), help="benchmark.md and benchmark.json")
     parser.add_argument("--plain-textbook-run", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--plain-fast-run", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--with-plain-fast", action="store_true",
+                        help="also time the fast recipe in a plain PyTorch loop (the anchor), as many epochs")
     args = parser.parse_args(argv)
     for name in ("epochs", "repeats", "threads", "limit_batches", "plain_epochs", "fast_epochs", "ablation_batches"):
         value = getattr(args, name)
@@ -469,6 +517,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     overhead.quiet_lightning()
     torch.set_num_threads(args.threads)
+    if args.plain_fast_run is not None:
+        run_plain_fast(args.plain_fast_run, args.plain_epochs, args.limit_batches)
+        return {}
     if args.plain_textbook_run is not None:
         run_plain_textbook(args.plain_textbook_run, args.plain_epochs, args.limit_batches)
         return {}
