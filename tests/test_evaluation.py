@@ -335,3 +335,47 @@ def test_evaluate_gans_script_writes_its_table(tmp_path):
     assert len(rows["dcgan"]["curve"]) == 2 and rows["cgan"]["conditional_accuracy"] is not None
     assert rows["cyclegan"]["fid"] is None and "cycle" in rows["cyclegan"]["note"]
     assert "| variant | budget |" in results["table"]
+
+
+def test_evaluate_gans_stops_a_variant_after_its_minutes(tmp_path):
+    """``--minutes`` ends training after the first batch that runs past it (here: the first), before the
+    ``--batches`` cap of 3 would."""
+    from lightning_dl.data.sources import fetch_fashion_mnist
+    from lightning_dl.evaluation import save_judge
+    from lightning_dl.nn import CNN
+
+    try:
+        fetch_fashion_mnist("data", download=False)
+    except (FileNotFoundError, OSError):
+        pytest.skip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
+    save_judge(tmp_path / "judge.pt", CNN((1, 28, 28), 10, channels=[4], hidden_sizes=[16]), (72.9, 90.0),
+               (1, 28, 28), test_accuracy=0.1)
+    small = ("--model.init_args.generator lightning_dl.nn.DCGANGenerator "
+             "--model.init_args.generator.init_args.channels [4,4,4] "
+             "--model.init_args.discriminator lightning_dl.nn.DCGANDiscriminator "
+             "--model.init_args.discriminator.init_args.channels [4,4,4,4]")
+    load_script("evaluate_gans").main(["--batches", "3", "--minutes", "1e-6", "--samples", "20", "--variants", "dcgan",
+                                       "--ema-variants", "--judge", str(tmp_path / "judge.pt"), "--cli-args", small,
+                                       "--output", str(tmp_path / "results.json")])
+    import json
+
+    rows = {row["variant"]: row for row in json.loads((tmp_path / "results.json").read_text())["results"]}
+    assert rows["dcgan"]["discriminator_steps"] == 1 and rows["dcgan"]["budget"] == "3 batches or 1e-06 min"
+
+
+def test_train_judge_saves_a_judge_that_loads(tmp_path):
+    """The script trains its config through the CLI, tests it and saves a judge with the test accuracy."""
+    from lightning_dl.data.sources import fetch_fashion_mnist
+
+    try:
+        fetch_fashion_mnist("data", download=False)
+    except (FileNotFoundError, OSError):
+        pytest.skip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
+    load_script("train_judge").main([
+        "--epochs", "1", "--output", str(tmp_path / "judge.pt"),
+        "--cli-args", "--model.init_args.network.init_args.width 0.25 --trainer.limit_train_batches 2 "
+                      "--trainer.limit_test_batches 2"])
+    judge = load_judge(tmp_path / "judge.pt")
+    assert judge.image_shape == (1, 28, 28) and judge.info["epochs"] == 1
+    assert judge.info["config"].endswith("fast_fashion_mnist.yaml") and 0 <= judge.info["test_accuracy"] <= 1
+    assert judge.features().num_features == judge.network.num_features
