@@ -18,8 +18,10 @@ Sections (``--sections``, all by default):
 - ``time_to_accuracy``: ``lightning-dl fit --config configs/classifiers/fast_fashion_mnist.yaml`` (and the
   0.95 variant with ``--with-095``) run as a subprocess, exactly as a user runs it, plus a callback
   (:class:`TestAccuracyTimer`, added by a second ``--config``) that evaluates the test set after every epoch
-  and writes the accuracy with a timestamp; against the plain PyTorch loop training the textbook CNN
-  (``cnn_fashion_mnist.yaml``'s network, Adam 1e-3, batched flips) the same way. The callback's own
+  and writes the accuracy with a timestamp; with ``--with-plain-fast``, against the same recipe in a plain
+  PyTorch loop (the anchor: the config's net, optimiser, schedule, label smoothing, crop + flip and flip
+  TTA), and against the plain PyTorch loop training the textbook CNN (``cnn_fashion_mnist.yaml``'s network,
+  Adam 1e-3, batched flips) the same way. The callback's own
   evaluation time is subtracted, so the times are what the run itself takes: from the launch of the
   command (imports, data loading and all) and from the start of ``fit``. Peak memory (RSS) of each run is
   recorded too (goal <= 2 GiB).
@@ -27,7 +29,7 @@ Sections (``--sections``, all by default):
 The settings of the fast configs were chosen without looking at the test set; the test accuracy per epoch
 is recorded to read the crossing times, never to choose settings.
 
-    python scripts/benchmark.py                                    # everything (about half an hour, 2 cores)
+    python scripts/benchmark.py --with-plain-fast                  # everything (about an hour, 2 cores)
     python scripts/benchmark.py --sections overhead,data --epochs 2 --repeats 1 --limit-batches 30   # smoke
     python scripts/benchmark.py --sections time_to_accuracy --fast-epochs 1 --limit-batches 20     # smoke
 

@@ -192,3 +192,22 @@ def test_fast_configs_run_a_fast_dev_run_through_the_cli(name):
     assert cli.trainer.state.finished and "test/accuracy" in cli.trainer.callback_metrics
     assert isinstance(model.network, CompactNet)
     assert model.flip_tta and model.random_flip and model.random_crop_padding == 2
+
+
+# --- the benchmark's time-to-accuracy arithmetic -------------------------------------------------------
+def test_time_to_accuracy_subtracts_each_earlier_evaluation_and_finds_the_first_crossing():
+    """A crossing time is the run's own time: every evaluation before it is taken out (here 5 s after epoch
+    0), and a threshold never reached reads None."""
+    from test_evaluation import load_script
+
+    benchmark = load_script("benchmark")
+    epoch = {"event": "epoch", "accuracy_without_tta": 0.0, "peak_rss": 1 << 30}
+    records = [{"event": "fit_start", "time": 110.0},
+               {**epoch, "epoch": 0, "time": 150.0, "eval_s": 5.0, "accuracy": 0.925},
+               {**epoch, "epoch": 1, "time": 195.0, "eval_s": 5.0, "accuracy": 0.91},
+               {**epoch, "epoch": 2, "time": 240.0, "eval_s": 5.0, "accuracy": 0.941}]
+    result = benchmark.crossing_times(records, launch=100.0)
+    assert result["start_up_s"] == 10.0 and result["final_accuracy"] == 0.941
+    assert result["reached"]["0.92"] == {"epoch": 0, "from_launch_s": 50.0, "from_fit_start_s": 40.0}
+    assert result["reached"]["0.94"] == {"epoch": 2, "from_launch_s": 130.0, "from_fit_start_s": 120.0}
+    assert result["reached"]["0.95"] is None
