@@ -366,6 +366,7 @@ def test_evaluate_gans_stops_a_variant_after_its_minutes(tmp_path):
 def test_train_judge_saves_a_judge_that_loads(tmp_path):
     """The script trains its config through the CLI, tests it and saves a judge with the test accuracy."""
     from lightning_dl.data.sources import fetch_fashion_mnist
+    from lightning_dl.evaluation import load_judge
 
     try:
         fetch_fashion_mnist("data", download=False)
