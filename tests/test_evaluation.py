@@ -305,8 +305,15 @@ def test_judging_a_generator_trained_for_seconds(variant, digits_judge):
     assert evaluate_gans.judge_generator(model, model.sampling_generator, judge, real, 10)["fid"] == scores["fid"]
 
 
-def test_evaluate_gans_script_writes_its_table(tmp_path):
-    """The whole script, with networks a few channels wide, 2 batches and 40 samples per variant."""
+#: Networks a few channels wide for every DCGAN-shaped variant (``--cli-args`` of evaluate_gans.py).
+SMALL_GANS = ("--model.init_args.generator lightning_dl.nn.DCGANGenerator "
+              "--model.init_args.generator.init_args.channels [4,4,4] "
+              "--model.init_args.discriminator lightning_dl.nn.DCGANDiscriminator "
+              "--model.init_args.discriminator.init_args.channels [4,4,4,4]")
+
+
+def tiny_judge(tmp_path) -> str:
+    """A small untrained judge saved under ``tmp_path`` (skips where Fashion-MNIST is not installed)."""
     from lightning_dl.data.sources import fetch_fashion_mnist
     from lightning_dl.evaluation import save_judge
     from lightning_dl.nn import CNN
@@ -315,19 +322,24 @@ def test_evaluate_gans_script_writes_its_table(tmp_path):
         fetch_fashion_mnist("data", download=False)
     except (FileNotFoundError, OSError):
         pytest.skip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
-    save_judge(tmp_path / "judge.pt", CNN((1, 28, 28), 10, channels=[4], hidden_sizes=[8]), (72.9, 90.0),
-               (1, 28, 28), test_accuracy=0.1)
-    small = ("--model.init_args.generator lightning_dl.nn.DCGANGenerator "
-             "--model.init_args.generator.init_args.channels [4,4,4] "
-             "--model.init_args.discriminator lightning_dl.nn.DCGANDiscriminator "
-             "--model.init_args.discriminator.init_args.channels [4,4,4,4]")
-    load_script("evaluate_gans").main(["--batches", "2", "--samples", "40", "--variants", "dcgan", "cgan", "wgan",
-                                       "cyclegan", "--judge", str(tmp_path / "judge.pt"), "--curve-every", "1",
-                                       "--curve-samples", "20", "--cli-args", small,
-                                       "--output", str(tmp_path / "eval" / "results.json")])
+    return str(save_judge(tmp_path / "judge.pt", CNN((1, 28, 28), 10, channels=[4], hidden_sizes=[16]), (72.9, 90.0),
+                          (1, 28, 28), test_accuracy=0.1))
+
+
+def evaluate_gans_results(tmp_path, *arguments: str) -> dict:
+    """Run evaluate_gans.py with a tiny judge and small networks; its JSON results."""
     import json
 
-    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    output = tmp_path / "eval" / "results.json"
+    load_script("evaluate_gans").main([*arguments, "--judge", tiny_judge(tmp_path), "--cli-args", SMALL_GANS,
+                                       "--output", str(output)])
+    return json.loads(output.read_text())
+
+
+def test_evaluate_gans_script_writes_its_table(tmp_path):
+    """The whole script, with networks a few channels wide, 2 batches and 40 samples per variant."""
+    results = evaluate_gans_results(tmp_path, "--batches", "2", "--samples", "40", "--variants", "dcgan", "cgan",
+                                    "wgan", "cyclegan", "--curve-every", "1", "--curve-samples", "20")
     rows = {row["variant"]: row for row in results["results"]}
     assert list(rows) == ["real images (reference)", "dcgan", "dcgan + EMA 0.999", "cgan", "wgan", "cyclegan"]
     assert rows["wgan"]["discriminator_steps"] == 2 and rows["wgan"]["generator_steps"] == 0  # n_critic 5
@@ -340,26 +352,9 @@ def test_evaluate_gans_script_writes_its_table(tmp_path):
 def test_evaluate_gans_stops_a_variant_after_its_minutes(tmp_path):
     """``--minutes`` ends training after the first batch that runs past it (here: the first), before the
     ``--batches`` cap of 3 would."""
-    from lightning_dl.data.sources import fetch_fashion_mnist
-    from lightning_dl.evaluation import save_judge
-    from lightning_dl.nn import CNN
-
-    try:
-        fetch_fashion_mnist("data", download=False)
-    except (FileNotFoundError, OSError):
-        pytest.skip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
-    save_judge(tmp_path / "judge.pt", CNN((1, 28, 28), 10, channels=[4], hidden_sizes=[16]), (72.9, 90.0),
-               (1, 28, 28), test_accuracy=0.1)
-    small = ("--model.init_args.generator lightning_dl.nn.DCGANGenerator "
-             "--model.init_args.generator.init_args.channels [4,4,4] "
-             "--model.init_args.discriminator lightning_dl.nn.DCGANDiscriminator "
-             "--model.init_args.discriminator.init_args.channels [4,4,4,4]")
-    load_script("evaluate_gans").main(["--batches", "3", "--minutes", "1e-6", "--samples", "20", "--variants", "dcgan",
-                                       "--ema-variants", "--judge", str(tmp_path / "judge.pt"), "--cli-args", small,
-                                       "--output", str(tmp_path / "results.json")])
-    import json
-
-    rows = {row["variant"]: row for row in json.loads((tmp_path / "results.json").read_text())["results"]}
+    results = evaluate_gans_results(tmp_path, "--batches", "3", "--minutes", "1e-6", "--samples", "20",
+                                    "--variants", "dcgan", "--ema-variants")
+    rows = {row["variant"]: row for row in results["results"]}
     assert rows["dcgan"]["discriminator_steps"] == 1 and rows["dcgan"]["budget"] == "3 batches or 1e-06 min"
 
 
