@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from lightning_dl.data import ArrayDataModule
-from lightning_dl.errors import ConfigurationError, NonFiniteLossError
+from lightning_dl.errors import ConfigurationError, DataValidationError, NonFiniteLossError
 from lightning_dl.models import ACGAN, CGAN, GAN, InfoGAN
 from lightning_dl.models.gans.base import one_hot
 from lightning_dl.nn import (DCGANDiscriminator, DCGANGenerator, LeastSquaresLoss, WassersteinGradientPenaltyLoss,
@@ -230,6 +230,24 @@ def test_infogan_codes_are_recovered_in_both_phases():
     grids = model.sample_grids()
     assert grids["discrete_code"].shape == (40, 1, 8, 8) and {"continuous_code_0", "continuous_code_1"} <= set(grids)
     assert all(0 <= grid.min() and grid.max() <= 1 for grid in grids.values())
+
+
+@pytest.mark.parametrize("real_code_labels", [False, True])
+def test_infogan_learns_the_classes_of_real_images_only_when_asked(real_code_labels):
+    """With ``real_code_labels`` the discriminator's discrete-code loss also scores the real images against
+    their labels (relabelling them changes it); without, real labels play no part."""
+    model = InfoGAN(**{**TINY, "latent_dim": 6}, discrete_codes=4, continuous_codes=2, real_code_labels=real_code_labels)
+    images, labels = next(iter(_loader()))
+    losses = []
+    for relabelled in (labels, (labels + 1) % 4):
+        torch.manual_seed(0)  # the same draw of fake images and codes
+        losses.append(model.discriminator_losses((images, relabelled))["discrete_code_loss"])
+    assert bool(losses[0] != losses[1]) is real_code_labels
+    if real_code_labels:
+        with pytest.raises(DataValidationError, match="label_format to integer"):
+            model.discriminator_losses((images,))
+        with pytest.raises(ConfigurationError, match="discrete_codes"):
+            InfoGAN(**TINY, discrete_codes=3, real_code_labels=True)
 
 
 def test_a_non_finite_loss_stops_the_run_naming_phase_and_step():

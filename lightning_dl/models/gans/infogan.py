@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lightning_dl.errors import ConfigurationError, DataValidationError
 from lightning_dl.models.gans.base import GAN, Draw, Phase, one_hot
 from lightning_dl.nn.discriminators import Discriminator, DiscriminatorOutputs
 
@@ -24,6 +25,9 @@ class InfoGAN(GAN):
     (weight ``discrete_weight``) and, for the continuous ones, the Gaussian negative log-likelihood under the
     Q head's predicted mean and variance or the squared error of its mean (weight ``continuous_weight``).
 
+    With ``real_code_labels`` the Q head's discrete code also learns the classes of the real images, as the
+    Keras reference code trains it (the paper's InfoGAN uses no labels): the code then means the class.
+
     ``sample(n, labels)`` uses ``labels`` as the discrete code: after matching codes to classes (see
     ``lightning_dl.evaluation``) it samples classes on demand. ``sample_grids`` adds code traversals.
 
@@ -33,17 +37,24 @@ class InfoGAN(GAN):
         discrete_weight: λ of the discrete code's cross-entropy.
         continuous_weight: λ of the continuous codes' loss.
         continuous_loss: ``gaussian_nll`` (Q predicts mean and log-variance) or ``mse`` (mean only).
+        real_code_labels: Also train the discrete code's cross-entropy on real images against their class
+            labels in the discriminator's step (needs ``label_format: integer`` and ``discrete_codes`` equal to
+            the number of classes); False: unsupervised, as in the paper.
         latent_dim: Size of the noise ``z`` (62 in the paper).
         **kwargs: The other arguments of :class:`GAN`.
     """
 
     def __init__(self, discrete_codes: int = 10, continuous_codes: int = 2, discrete_weight: float = 1.0,
                  continuous_weight: float = 0.5, continuous_loss: ContinuousLoss = "gaussian_nll",
-                 latent_dim: int = 62, **kwargs) -> None:
+                 real_code_labels: bool = False, latent_dim: int = 62, **kwargs) -> None:
         self.discrete_codes, self.continuous_codes = discrete_codes, continuous_codes
         self.continuous_loss = continuous_loss
         super().__init__(latent_dim=latent_dim, **kwargs)
         self.discrete_weight, self.continuous_weight = discrete_weight, continuous_weight
+        if real_code_labels and discrete_codes != self.num_classes:
+            raise ConfigurationError(f"real_code_labels makes the discrete code the class: discrete_codes "
+                                     f"({discrete_codes}) must equal num_classes ({self.num_classes}).")
+        self.real_code_labels = real_code_labels
 
     def build_networks(self, generator: Callable[..., nn.Module], discriminator: Callable[..., Discriminator]
                        ) -> tuple[nn.Module, nn.Module]:
@@ -65,8 +76,13 @@ class InfoGAN(GAN):
     def extra_losses(self, phase: Phase, real: DiscriminatorOutputs | None, real_labels: Tensor | None,
                      fake: DiscriminatorOutputs, draw: Draw) -> dict[str, Tensor]:
         predicted = fake.codes
-        losses = {"discrete_code_loss": self.discrete_weight * F.cross_entropy(predicted.discrete_logits.float(),
-                                                                                draw.labels)}
+        discrete = F.cross_entropy(predicted.discrete_logits.float(), draw.labels)
+        if phase == "discriminator" and self.real_code_labels:
+            if real_labels is None or real_labels.is_floating_point() or real_labels.ndim != 1:
+                raise DataValidationError("InfoGAN with real_code_labels needs a class label for every real image: "
+                                          "set the DataModule's label_format to integer.")
+            discrete = discrete + F.cross_entropy(real.codes.discrete_logits.float(), real_labels)
+        losses = {"discrete_code_loss": self.discrete_weight * discrete}
         if self.continuous_codes:
             mean, target = predicted.continuous_mean.float(), draw.codes
             if self.continuous_loss == "mse":
