@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -50,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -59,7 +61,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 import yaml
-from torch import Tensor
+from torch import Tensor, nn
 
 SCRIPTS = Path(__file__).resolve().parent
 REPO = SCRIPTS.parent
@@ -146,70 +148,78 @@ def evaluate(model: Classifier | torch.nn.Module, inputs: Tensor, targets: Tenso
 
 
 # --- the plain loop with the textbook CNN ---------------------------------------------------------------
-def run_plain_textbook(path: Path, epochs: int, limit_batches: int | None) -> None:
-    """The plain PyTorch loop with the textbook CNN on all 60k training images; the same JSON lines as
-    :class:`TestAccuracyTimer` (run in a subprocess so its memory and start-up are its own)."""
-    timer = TestAccuracyTimer(str(path))
-    dm = FashionMNISTDataModule(seed=overhead.SEED, **{**overhead.DATA, "val_fraction": 0.0})
-    dm.setup("fit")
-    inputs, targets = dm.train_set.inputs, dm.train_set.targets
-    pl.seed_everything(overhead.SEED, verbose=False)
-    model = overhead.build_network(tuple(inputs.shape[1:]), dm.num_classes)
-    optimizer = torch.optim.Adam(model.parameters(), lr=overhead.LR)
-    generator = torch.Generator().manual_seed(overhead.SEED)
-    timer.write(event="fit_start", time=time.time(), threads=torch.get_num_threads())
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(targets), generator=generator)
-        for indices in order.split(overhead.DATA["batch_size"])[:limit_batches]:
-            x = random_horizontal_flip(inputs[indices], generator)  # the config's HorizontalFlip(p=0.5)
-            optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x), targets[indices]).backward()
-            optimizer.step()
-        end = time.time()
-        accuracy, _ = evaluate(model, dm.test_set.inputs, dm.test_set.targets)
-        timer.write(event="epoch", epoch=epoch, time=end, eval_s=time.time() - end, accuracy=accuracy,
-                    accuracy_without_tta=accuracy, peak_rss=peak_rss_bytes())
-
-
-def run_plain_fast(path: Path, epochs: int, limit_batches: int | None) -> None:
-    """The fast recipe of ``fast_fashion_mnist.yaml`` in a plain PyTorch loop (the issue's anchor): the same
-    compact net, SGD-Nesterov with one-cycle, label smoothing, batched crop + flip and flip TTA, read from the
-    config; the same JSON lines as :class:`TestAccuracyTimer`."""
-    from lightning_dl.nn import CompactNet
-
-    config = yaml.safe_load(FAST_CONFIG.read_text())
-    model_args, data_args = config["model"]["init_args"], config["data"]["init_args"]
-    timer = TestAccuracyTimer(str(path))
-    dm = FashionMNISTDataModule(seed=overhead.SEED, **{k: v for k, v in data_args.items()})
+def run_plain_loop(path: Path, dm: FashionMNISTDataModule, build: Callable[[int], tuple[nn.Module, Callable]],
+                   epochs: int, limit_batches: int | None, flip_tta: bool = False) -> None:
+    """A plain PyTorch training loop over the DataModule's in-memory training tensors (shuffled each epoch,
+    batched by its ``batch_size``), testing after every epoch; the same JSON lines as
+    :class:`TestAccuracyTimer` (run in a subprocess so its memory and start-up are its own).
+    ``build(steps)`` returns the network and ``train_step(x, y, generator)``, given the run's optimiser steps."""
     dm.setup("fit")
     dm.setup("test")
     inputs, targets = dm.train_set.inputs, dm.train_set.targets
-    pl.seed_everything(overhead.SEED, verbose=False)
-    model = CompactNet(tuple(inputs.shape[1:]), dm.num_classes, **model_args["network"]["init_args"])
-    optimizer = torch.optim.SGD(model.parameters(), **model_args["optimizer"]["init_args"])
-    batches = order_batches = -(-len(targets) // data_args["batch_size"])
+    batches = math.ceil(len(targets) / dm.hparams.batch_size)
     if limit_batches:
         batches = min(batches, limit_batches)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, total_steps=epochs * batches,
-                                                    **model_args["lr_scheduler"]["init_args"])
+    pl.seed_everything(overhead.SEED, verbose=False)
+    model, train_step = build(epochs * batches)
     generator = torch.Generator().manual_seed(overhead.SEED)
-    padding, padding_mode = model_args["random_crop_padding"], model_args["padding_mode"]
+    timer = TestAccuracyTimer(str(path))
     timer.write(event="fit_start", time=time.time(), threads=torch.get_num_threads())
     for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(targets), generator=generator)
-        assert len(order.split(data_args["batch_size"])) == order_batches
-        for indices in order.split(data_args["batch_size"])[:batches]:
-            x = random_horizontal_flip(random_crop(inputs[indices], padding, padding_mode, generator), generator)
-            optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x), targets[indices], label_smoothing=model_args["label_smoothing"]).backward()
-            optimizer.step()
-            scheduler.step()
+        for indices in order.split(dm.hparams.batch_size)[:batches]:
+            train_step(inputs[indices], targets[indices], generator)
         end = time.time()
-        accuracy, plain = evaluate(model, dm.test_set.inputs, dm.test_set.targets, flip_tta=model_args["flip_tta"])
+        accuracy, plain = evaluate(model, dm.test_set.inputs, dm.test_set.targets, flip_tta=flip_tta)
         timer.write(event="epoch", epoch=epoch, time=end, eval_s=time.time() - end, accuracy=accuracy,
                     accuracy_without_tta=plain, peak_rss=peak_rss_bytes())
+
+
+def run_plain_textbook(path: Path, epochs: int, limit_batches: int | None) -> None:
+    """The textbook CNN (``cnn_fashion_mnist.yaml``'s network, Adam, the config's flips) in a plain loop, on
+    all 60k training images."""
+    dm = FashionMNISTDataModule(seed=overhead.SEED, **{**overhead.DATA, "val_fraction": 0.0})
+
+    def build(steps: int) -> tuple[nn.Module, Callable]:
+        model = overhead.build_network(dm.input_shape, dm.num_classes)
+        optimizer = torch.optim.Adam(model.parameters(), lr=overhead.LR)
+
+        def train_step(x: Tensor, y: Tensor, generator: torch.Generator) -> None:
+            x = random_horizontal_flip(x, generator)  # the config's HorizontalFlip(p=0.5)
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        return model, train_step
+
+    run_plain_loop(path, dm, build, epochs, limit_batches)
+
+
+def run_plain_fast(path: Path, epochs: int, limit_batches: int | None) -> None:
+    """The fast recipe of ``fast_fashion_mnist.yaml`` in a plain loop (the issue's anchor): the same compact
+    net, SGD-Nesterov with one-cycle, label smoothing, batched crop + flip and flip TTA, read from the config."""
+    from lightning_dl.nn import CompactNet
+
+    recipe = yaml.safe_load(FAST_CONFIG.read_text())
+    model_args = recipe["model"]["init_args"]
+    dm = FashionMNISTDataModule(seed=overhead.SEED, **recipe["data"]["init_args"])
+
+    def build(steps: int) -> tuple[nn.Module, Callable]:
+        model = CompactNet(dm.input_shape, dm.num_classes, **model_args["network"]["init_args"])
+        optimizer = torch.optim.SGD(model.parameters(), **model_args["optimizer"]["init_args"])
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, total_steps=steps,
+                                                        **model_args["lr_scheduler"]["init_args"])
+
+        def train_step(x: Tensor, y: Tensor, generator: torch.Generator) -> None:
+            x = random_crop(x, model_args["random_crop_padding"], model_args["padding_mode"], generator)
+            x = random_horizontal_flip(x, generator)
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y, label_smoothing=model_args["label_smoothing"]).backward()
+            optimizer.step()
+            scheduler.step()
+        return model, train_step
+
+    run_plain_loop(path, dm, build, epochs, limit_batches, flip_tta=model_args["flip_tta"])
 
 
 # --- time to accuracy -----------------------------------------------------------------------------------
@@ -404,21 +414,22 @@ def benchmark_ablation(args: argparse.Namespace) -> list[dict[str, Any]]:
                  {"compile_network": not options.get("compile_network")}))
     arms.append(("bf16-mixed" if "bf16" not in precision else "32-true", "32-true" if "bf16" in precision
                  else "bf16-mixed", {}))
+    def arm_batches(arm_precision: str) -> int:  # bf16 on a CPU without bf16 units is ~12x slower: fewer batches
+        return max(3, args.ablation_batches // 4) if arm_precision == "bf16-mixed" else args.ablation_batches
+
     timings: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in arms}
     loads: dict[str, list[str]] = {name: [] for name, _, _ in arms}
     for repeat in range(args.repeats):  # the arms in turn, reversed every other repeat; medians over repeats
         for name, arm_precision, changes in arms if repeat % 2 == 0 else arms[::-1]:
-            batches = max(3, args.ablation_batches // 4) if arm_precision == "bf16-mixed" else args.ablation_batches
             loads[name].append(load_average())
-            timing = time_batches(config, dm, batches, arm_precision, **changes)
+            timing = time_batches(config, dm, arm_batches(arm_precision), arm_precision, **changes)
             timings[name].append(timing)
             print(f"[ablation {repeat + 1}/{args.repeats}] {name}: {timing['wall_ms']:.0f} ms wall, "
                   f"{timing['cpu_ms']:.0f} ms CPU per batch (whole fit {timing['fit_s']:.1f} s)", file=sys.stderr, flush=True)
     results = []
     for name, arm_precision, _ in arms:
-        batches = max(3, args.ablation_batches // 4) if arm_precision == "bf16-mixed" else args.ablation_batches
         median = {key: statistics.median(t[key] for t in timings[name]) for key in timings[name][0]}
-        results.append({"option": name, "precision": arm_precision, "batches": batches, **median,
+        results.append({"option": name, "precision": arm_precision, "batches": arm_batches(arm_precision), **median,
                         "runs": timings[name], "load_before": loads[name][0], "load_after": load_average()})
     for flip_tta in (False, True):
         results.append({"option": f"test pass, flip TTA {'on' if flip_tta else 'off'}",

@@ -125,13 +125,14 @@ def judge_generator(model: GAN, generator: nn.Module, judge: ClassifierFeatures,
 
 # --- training under a budget ------------------------------------------------------------------------
 class Budget(pl.Callback):
-    """Stops training after ``batches`` real batches, ``generator_steps`` generator steps or ``minutes`` of
-    training, whichever comes first, and measures the generator's FID (not its average's) on ``len(real)``
-    images every ``curve_every`` batches (RNG forked: the run itself is unchanged)."""
+    """Stops training after ``batches`` real batches or ``minutes`` of training, whichever comes first (a
+    generator-step budget is the model's own ``max_generator_steps``), and measures the generator's FID (not
+    its average's) on ``len(real)`` images every ``curve_every`` batches (RNG forked: the run itself is
+    unchanged)."""
 
-    def __init__(self, batches: int | None, generator_steps: int | None, judge: ClassifierFeatures,
-                 real: Tensor, curve_every: int | None, minutes: float | None = None) -> None:
-        self.batches, self.generator_steps, self.judge, self.real = batches, generator_steps, judge, real
+    def __init__(self, batches: int | None, judge: ClassifierFeatures, real: Tensor, curve_every: int | None,
+                 minutes: float | None = None) -> None:
+        self.batches, self.judge, self.real = batches, judge, real
         self.curve_every, self.minutes = curve_every, minutes
         self.curve: list[dict[str, float]] = []
         self.start = time.perf_counter()
@@ -152,8 +153,7 @@ class Budget(pl.Callback):
                                "seconds": round(time.perf_counter() - self.start, 1)})
             print(f"  {batches} batches, {steps} generator steps: FID {fid:.1f} ({len(self.real)} samples)", flush=True)
         out_of_time = self.minutes and time.perf_counter() - self.start >= 60 * self.minutes
-        if (self.batches and batches >= self.batches) or (self.generator_steps and steps >= self.generator_steps) \
-                or out_of_time:
+        if (self.batches and batches >= self.batches) or out_of_time:
             trainer.should_stop = True
 
 
@@ -165,6 +165,8 @@ def build(variant: str, args: argparse.Namespace) -> Any:
                "--data.init_args.data_dir", args.data_dir, "--seed_everything", str(args.seed)]
     if variant in args.ema_variants:
         command += ["--model.init_args.ema_decay", str(args.ema_decay)]
+    if args.generator_steps:
+        command += ["--model.init_args.max_generator_steps", str(args.generator_steps)]
     cli = cli_main(command + shlex.split(args.cli_args), run=False)
     cli.datamodule.setup("fit")
     return cli
@@ -185,8 +187,7 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
     model, data = cli.model, cli.datamodule
     judge = saved_judge.features(image_normalization=data.normalization)
     real, _ = real_test_images(data, args.samples, args.seed)
-    budget = Budget(args.batches, args.generator_steps, judge, real[:args.curve_samples], args.curve_every,
-                    args.minutes)
+    budget = Budget(args.batches, judge, real[:args.curve_samples], args.curve_every, args.minutes)
     cli.trainer.callbacks.append(budget)
     start = time.perf_counter()
     cli.trainer.fit(model, data)
@@ -226,9 +227,8 @@ def real_reference(args: argparse.Namespace, saved_judge: Judge) -> Result:
 
 # --- the report -------------------------------------------------------------------------------------
 def describe_budget(args: argparse.Namespace) -> str:
-    parts = [f"{args.batches} batches" if args.batches else "", f"{args.generator_steps} G steps" if args.generator_steps
-             else "", f"{args.minutes:g} min" if args.minutes else ""]
-    return " or ".join(part for part in parts if part)
+    parts = {"batches": args.batches, "G steps": args.generator_steps, "min": args.minutes}
+    return " or ".join(f"{value:g} {unit}" for unit, value in parts.items() if value)
 
 
 def number(value: float | None, digits: int) -> str:

@@ -60,15 +60,19 @@ smoke() {
 PIDS+=($!)
 
 # The judge, in the foreground: the GAN jobs need it.
-[ -n "$JUDGE" ] && mkdir -p "$RESULTS/judge" && cp "$JUDGE" "$RESULTS/judge/judge.pt"
-[ -z "$JUDGE" ] && timeout 300 python3 scripts/train_judge.py --threads 4 --cli-args "$GPU $JUDGE_ARGS" \
-    --output "$RESULTS/judge/judge.pt" > "$LOGS/judge.log" 2>&1
-tail -n 1 "$LOGS/judge.log"
-if [ ! -f "$RESULTS/judge/judge.pt" ] && [ -f runs/judge/judge.pt ]; then  # keep the GAN table: an older judge
-    echo "judge training failed (log: judge.log); judging with runs/judge/judge.pt"
-    mkdir -p "$RESULTS/judge"; cp runs/judge/judge.pt "$RESULTS/judge/judge.pt"
+mkdir -p "$RESULTS/judge"
+if [ -n "$JUDGE" ]; then
+    cp "$JUDGE" "$RESULTS/judge/judge.pt"
+else
+    timeout 300 python3 scripts/train_judge.py --threads 4 --cli-args "$GPU $JUDGE_ARGS" \
+        --output "$RESULTS/judge/judge.pt" > "$LOGS/judge.log" 2>&1
+    tail -n 1 "$LOGS/judge.log"
+    if [ ! -f "$RESULTS/judge/judge.pt" ] && [ -f runs/judge/judge.pt ]; then  # keep the GAN table: an older judge
+        echo "judge training failed (log: judge.log); judging with runs/judge/judge.pt"
+        cp runs/judge/judge.pt "$RESULTS/judge/judge.pt"
+    fi
+    echo "judge trained after $(( $(date +%s) - START )) s"
 fi
-echo "judge trained after $(( $(date +%s) - START )) s"
 
 # 3. The GAN family, one process per variant, once the judge is trained.
 for variant in ${VARIANTS:-dcgan cgan acgan wgan_gp lsgan wgan infogan stackedgan}; do
@@ -89,19 +93,18 @@ cat "$RESULTS/smoke.txt"
 python3 - "$RESULTS" <<'EOF'
 import json, sys
 from pathlib import Path
+from benchmark import crossing_times  # evaluation time taken out, as in the CPU benchmark
 results = Path(sys.argv[1])
 for config in ("fast_fashion_mnist", "fast_fashion_mnist_095"):
     path = results / f"{config}.jsonl"
     if not path.exists():
         print(f"{config}: no records"); continue
-    launch = float((results / f"{config}.launch").read_text())
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    start, evaluated = next(r["time"] for r in records if r["event"] == "fit_start"), 0.0
-    print(f"{config}: start-up {start - launch:.0f} s")
-    for r in (r for r in records if r["event"] == "epoch"):
-        print(f"  epoch {r['epoch']}: {r['accuracy']:.4f} (no TTA {r['accuracy_without_tta']:.4f}) "
-              f"at {r['time'] - launch - evaluated:.0f} s from launch")
-        evaluated += r["eval_s"]
+    run = crossing_times(records, launch=float((results / f"{config}.launch").read_text()))
+    print(f"{config}: start-up {run['start_up_s']:.0f} s")
+    for e in run["epochs"]:
+        print(f"  epoch {e['epoch']}: {e['accuracy']:.4f} (no TTA {e['accuracy_without_tta']:.4f}) "
+              f"at {e['from_launch_s']:.0f} s from launch")
 rows = []
 for path in sorted(results.glob("gan_*.json")):
     table = json.loads(path.read_text())["table"].splitlines()

@@ -358,6 +358,16 @@ def test_evaluate_gans_stops_a_variant_after_its_minutes(tmp_path):
     assert rows["dcgan"]["discriminator_steps"] == 1 and rows["dcgan"]["budget"] == "3 batches or 1e-06 min"
 
 
+def test_evaluate_gans_generator_step_budget_is_the_models_own_limit(tmp_path):
+    """``--generator-steps 1`` becomes the model's ``max_generator_steps``: a WGAN (n_critic 5) stops after its
+    first generator step, five real batches in (the minute cap only ends a run that ignores the limit)."""
+    results = evaluate_gans_results(tmp_path, "--generator-steps", "1", "--minutes", "0.25", "--samples", "20",
+                                    "--variants", "wgan")
+    rows = {row["variant"]: row for row in results["results"]}
+    assert (rows["wgan"]["generator_steps"], rows["wgan"]["discriminator_steps"]) == (1, 5)
+    assert rows["wgan"]["budget"] == "1 G steps or 0.25 min"
+
+
 def test_train_judge_saves_a_judge_that_loads(tmp_path):
     """The script trains its config through the CLI, tests it and saves a judge with the test accuracy."""
     from lightning_dl.data.sources import fetch_fashion_mnist

@@ -70,14 +70,13 @@ def plot_folds(folds: Sequence[dict[str, Any]], summary: dict[str, Any], path: P
     metric, chosen = summary["metric"], summary["chosen_epoch"]
     figure = Figure(figsize=(6.5, 4.2), layout="constrained")
     axis = figure.subplots()
-    for fold in folds:
-        epochs = sorted(fold["val"][metric])
-        axis.plot(epochs, [fold["val"][metric][e] for e in epochs], alpha=0.35, linewidth=1, label=f"fold {fold['fold']}")
+    curves = [tuple(zip(*sorted(fold["val"][metric].items()))) for fold in folds]  # (epochs, values) per fold
+    for fold, (epochs, values) in zip(folds, curves):
+        axis.plot(epochs, values, alpha=0.35, linewidth=1, label=f"fold {fold['fold']}")
     axis.plot(summary["epochs"], summary["average_curve"], "k--", linewidth=1.2, label="average")
     axis.plot(summary["epochs"], summary["smoothed_curve"], "k-", linewidth=2, label=f"average, EMA {summary['ema']:g}")
     axis.axvline(chosen, color="C3", linestyle=":", label=f"chosen epoch {chosen}")
-    limits = focused_limits([(sorted(f["val"][metric]), [f["val"][metric][e] for e in sorted(f["val"][metric])])
-                             for f in folds])
+    limits = focused_limits(curves)
     if limits is not None:  # the first tenth of the epochs (a loss that starts huge) does not set the scale
         axis.set_ylim(*limits)
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -33,7 +33,7 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
-from lightning_dl.errors import ConfigurationError, NonFiniteLossError
+from lightning_dl.errors import ConfigurationError, DataValidationError, NonFiniteLossError
 from lightning_dl.models.base import BaseModule
 from lightning_dl.nn.adversarial import AdversarialLoss, NonSaturatingLoss
 from lightning_dl.nn.discriminators import DCGANDiscriminator, Discriminator, DiscriminatorOutputs
@@ -192,6 +192,13 @@ class GAN(BaseModule):
         """Images from a draw, by ``generator`` (default: the generator being trained)."""
         generator = self.generator if generator is None else generator
         return generator(draw.latent) if draw.condition is None else generator(draw.latent, draw.condition)
+
+    def require_labels(self, labels: Tensor | None) -> Tensor:
+        """The real batch's class labels, which the variants that learn classes cannot train without."""
+        if labels is None or labels.is_floating_point() or labels.ndim != 1:
+            raise DataValidationError(f"{type(self).__name__} needs a class label for every real image: set the "
+                                      "DataModule's label_format to integer.")
+        return labels
 
     def discriminate(self, images: Tensor, labels: Tensor | None) -> DiscriminatorOutputs:
         """Every output of the discriminator for ``images`` (of classes ``labels``)."""

@@ -7,7 +7,6 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from lightning_dl.errors import DataValidationError
 from lightning_dl.models.gans.base import GAN, Draw, one_hot
 from lightning_dl.nn.discriminators import Discriminator, DiscriminatorOutputs
 
@@ -31,10 +30,3 @@ class CGAN(GAN):
 
     def discriminate(self, images: Tensor, labels: Tensor | None) -> DiscriminatorOutputs:
         return self.discriminator.forward_all(images, one_hot(self.require_labels(labels), self.num_classes))
-
-    def require_labels(self, labels: Tensor | None) -> Tensor:
-        """The real batch's class labels; a conditional GAN cannot train without them."""
-        if labels is None or labels.is_floating_point() or labels.ndim != 1:
-            raise DataValidationError(f"{type(self).__name__} needs a class label for every real image: set the "
-                                      "DataModule's label_format to integer.")
-        return labels

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_dl.errors import ConfigurationError, DataValidationError
+from lightning_dl.errors import ConfigurationError
 from lightning_dl.models.gans.base import GAN, Draw, Phase, one_hot
 from lightning_dl.nn.discriminators import Discriminator, DiscriminatorOutputs
 
@@ -78,10 +78,7 @@ class InfoGAN(GAN):
         predicted = fake.codes
         discrete = F.cross_entropy(predicted.discrete_logits.float(), draw.labels)
         if phase == "discriminator" and self.real_code_labels:
-            if real_labels is None or real_labels.is_floating_point() or real_labels.ndim != 1:
-                raise DataValidationError("InfoGAN with real_code_labels needs a class label for every real image: "
-                                          "set the DataModule's label_format to integer.")
-            discrete = discrete + F.cross_entropy(real.codes.discrete_logits.float(), real_labels)
+            discrete = discrete + F.cross_entropy(real.codes.discrete_logits.float(), self.require_labels(real_labels))
         losses = {"discrete_code_loss": self.discrete_weight * discrete}
         if self.continuous_codes:
             mean, target = predicted.continuous_mean.float(), draw.codes
