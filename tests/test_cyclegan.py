@@ -96,6 +96,18 @@ def test_the_smaller_domain_cycles_and_samples_per_epoch_walks_through_a_domain(
         NumberedDomains(samples_per_epoch=0)
 
 
+def test_a_checkpoint_taken_mid_epoch_resumes_at_the_next_pairs():
+    data = NumberedDomains(batch_size=16, seed=3)
+    data.setup("fit")
+    whole_a, whole_b = epoch_of(data, 1)
+    loader = data.train_dataloader()
+    loader.sampler.set_epoch(1)
+    loader.load_state_dict({"epoch": 1, "samples_done": 32})  # a checkpoint after 2 of the epoch's 4 batches
+    rest = [indices(batch, 64, 64) for batch in loader]
+    assert [a for a, _ in rest] == [whole_a[32:48], whole_a[48:]] and [b for _, b in rest] == [whole_b[32:48], whole_b[48:]]
+    assert [a for batch in loader for a in indices(batch, 64, 64)[0]] == whole_a  # the skip applies once
+
+
 def test_statistics_are_fitted_per_domain_on_the_train_split_only():
     first, second = NumberedDomains(size_a=32, held_out_value=20), NumberedDomains(size_a=32, held_out_value=250)
     for data in (first, second):

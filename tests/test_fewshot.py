@@ -11,6 +11,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from conftest import REPO
+from test_gans_resume import check_resume_is_bit_identical
 from torch import nn
 
 from lightning_dl.cli import cli_main
@@ -97,6 +98,24 @@ def test_episodes_depend_only_on_seed_and_epoch(data):
     assert not all(torch.equal(a[0], b[0]) for a, b in zip(epoch_3, other_seed))
     # validation and test episodes are the same every epoch
     assert all(torch.equal(a[0], b[0]) for a, b in zip(sampled(data, "test", 0), sampled(data, "test", 5)))
+
+
+def test_a_checkpoint_taken_mid_epoch_resumes_at_the_next_episode(data):
+    loader = data.train_dataloader()
+    state = {"epoch": 3, "samples_done": 7}  # what a checkpoint after 7 episodes of epoch 3 holds
+    loader.sampler.set_epoch(3)
+    loader.load_state_dict(state)
+    rest = list(loader.sampler)
+    assert len(rest) == 13 and all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+                                   for a, b in zip(rest, sampled(data, "train", 3)[7:]))
+    assert len(list(loader.sampler)) == 20  # once: the next epoch is whole
+
+
+def test_a_prototypical_network_stopped_mid_epoch_resumes_bit_identical(tmp_path):
+    def make_model() -> PrototypicalNetwork:
+        return PrototypicalNetwork(network=functools.partial(CNN, channels=[4, 8]), input_shape=(1, 8, 8))
+
+    check_resume_is_bit_identical(tmp_path, make_model, digits, batch=6)  # 20 episodes an epoch
 
 
 def test_processes_share_the_episodes_test_without_repeats_training_padded(data):

@@ -1,5 +1,6 @@
-"""A GAN run interrupted in the middle of an epoch resumes exactly: same batches, same critic/generator
-schedule, same optimiser, scheduler and weight-average states, bit-identical final weights."""
+"""A run interrupted in the middle of an epoch resumes exactly: same batches, same critic/generator schedule,
+same optimiser, scheduler and weight-average states, bit-identical final weights (GANs, CycleGAN's unpaired
+streams; the episodes of few-shot learning in test_fewshot)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytorch_lightning as pl
 import torch
 
 from lightning_dl.callbacks import RandomStateCheckpoint
-from lightning_dl.models import GAN
+from lightning_dl.models import GAN, CycleGAN
 from lightning_dl.nn import NonSaturatingLoss, WassersteinGradientPenaltyLoss
+from test_cyclegan import TINY as CYCLE_TINY, NumberedDomains
 from test_gans import TINY, gan_data
 
 VARIANTS = {
@@ -31,27 +33,44 @@ class SaveAt(pl.Callback):
             trainer.save_checkpoint(self.path)
 
 
-def train(variant: str, callbacks=(), ckpt_path=None) -> GAN:
-    model = GAN(**TINY, **VARIANTS[variant], ema_decay=0.9,
-                generator_lr_scheduler=partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1e-3),
-                discriminator_lr_scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5))
+def fit_two_epochs(model: pl.LightningModule, data: pl.LightningDataModule, callbacks=(), ckpt_path=None
+                   ) -> pl.LightningModule:
     trainer = pl.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
                          callbacks=[RandomStateCheckpoint(), *callbacks])
     # Python objects (partials, losses) among the hyperparameters: the checkpoint is ours, so load it fully.
-    trainer.fit(model, gan_data(n=64, batch_size=8), ckpt_path=ckpt_path, weights_only=False)  # 8 batches an epoch
+    trainer.fit(model, data, ckpt_path=ckpt_path, weights_only=False)
     return model
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
-def test_a_run_stopped_mid_epoch_resumes_bit_identical(tmp_path, variant):
+def check_resume_is_bit_identical(tmp_path, make_model, make_data, batch: int = 4) -> pl.LightningModule:
+    """Train two epochs straight, saving a checkpoint after ``batch + 1`` batches of the first; train again from
+    that checkpoint; every weight, buffer and counter of both runs must be equal. Returns the resumed model."""
     checkpoint = tmp_path / "stopped.ckpt"
-    straight = train(variant, callbacks=[SaveAt(checkpoint, epoch=0, batch=4)])
-    resumed = train(variant, ckpt_path=str(checkpoint))
-    stopped = torch.load(checkpoint, weights_only=False)["state_dict"]
-    assert int(stopped["discriminator_steps"]) == 5  # it really stopped in the middle of the first epoch
-    assert int(resumed.discriminator_steps) == 16 and int(resumed.generator_steps) == 16 // VARIANTS[variant]["n_critic"]
+    straight = fit_two_epochs(make_model(), make_data(), callbacks=[SaveAt(checkpoint, epoch=0, batch=batch)])
+    resumed = fit_two_epochs(make_model(), make_data(), ckpt_path=str(checkpoint))
+    stopped = torch.load(checkpoint, weights_only=False)
+    assert stopped["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"] == batch + 1  # mid-epoch
     expected, got = straight.state_dict(), resumed.state_dict()
     assert expected.keys() == got.keys()
     for name in expected:
         assert torch.equal(expected[name], got[name]), name
+    return resumed
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_a_run_stopped_mid_epoch_resumes_bit_identical(tmp_path, variant):
+    def make_model() -> GAN:
+        return GAN(**TINY, **VARIANTS[variant], ema_decay=0.9,
+                   generator_lr_scheduler=partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1e-3),
+                   discriminator_lr_scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5))
+
+    resumed = check_resume_is_bit_identical(tmp_path, make_model, lambda: gan_data(n=64, batch_size=8))  # 8 batches
+    assert int(resumed.discriminator_steps) == 16 and int(resumed.generator_steps) == 16 // VARIANTS[variant]["n_critic"]
+
+
+def test_a_cyclegan_stopped_mid_epoch_resumes_bit_identical(tmp_path):
+    """Two unpaired domain streams: the resumed run must go on with the epoch's next pairs of images."""
+    resumed = check_resume_is_bit_identical(tmp_path, lambda: CycleGAN(**CYCLE_TINY, ema_decay=0.9),
+                                            lambda: NumberedDomains(batch_size=8), batch=3)  # 8 batches an epoch
+    assert int(resumed.generator_steps) == 16

@@ -98,7 +98,25 @@ class InMemoryDataset(Dataset):
         return tuple(part[0] for part in self.__getitems__([index]))
 
 
-class EpochShuffleSampler(DistributedSampler):
+class ResumableSampler:
+    """A sampler that can start an epoch after the samples a checkpoint taken mid-epoch had already done
+    (see :class:`ResumableDataLoader`); the order, and each batch's augmentation stream, stay the epoch's."""
+
+    _resume: tuple[int, int] | None = None
+
+    def resume_at(self, epoch: int, samples_done: int) -> None:
+        """Make the next iteration of ``epoch`` start after its first ``samples_done`` samples."""
+        self._resume = (epoch, samples_done)
+
+    def take_skip(self, epoch: int) -> int:
+        """How many of ``epoch``'s first samples this iteration skips: those of the resume, once."""
+        if self._resume is None:
+            return 0
+        (resume_epoch, skip), self._resume = self._resume, None
+        return skip if resume_epoch == epoch else 0
+
+
+class EpochShuffleSampler(ResumableSampler, DistributedSampler):
     """A seeded shuffle that depends only on ``(seed, epoch)``, sharded across DDP processes.
 
     The epoch is read when iteration starts, from ``epoch_source`` (the index of the epoch the trainer runs)
@@ -114,12 +132,6 @@ class EpochShuffleSampler(DistributedSampler):
                  epoch_source: Callable[[], int | None] | None = None) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
         self.epoch_source = epoch_source
-        self._resume: tuple[int, int] | None = None
-
-    def resume_at(self, epoch: int, samples_done: int) -> None:
-        """Make the next iteration of ``epoch`` start after its first ``samples_done`` samples (a checkpoint
-        taken mid-epoch); the order, and each batch's augmentation stream, stay those of the whole epoch."""
-        self._resume = (epoch, samples_done)
 
     def current_epoch(self) -> int:
         epoch = self.epoch_source() if self.epoch_source is not None else None
@@ -138,10 +150,7 @@ class EpochShuffleSampler(DistributedSampler):
         if order:
             order += (order * (self.total_size // len(order) + 1))[:self.total_size - len(order)]  # pad to divide
         shard = order[self.rank:self.total_size:self.num_replicas]
-        skip = 0
-        if self._resume is not None:
-            resume_epoch, skip = self._resume
-            self._resume, skip = None, skip if resume_epoch == epoch else 0
+        skip = self.take_skip(epoch)
         if getattr(self.dataset, "random", False):
             return iter([(epoch, self.rank, position, index) for position, index in enumerate(shard)][skip:])
         return iter(shard[skip:])
@@ -179,7 +188,7 @@ class ResumableDataLoader(DataLoader):
 
     def state_dict(self) -> dict[str, int]:
         epoch, batches = self.progress() if self.progress is not None else (0, 0)
-        return {"epoch": epoch, "samples_done": batches * self.batch_size}
+        return {"epoch": epoch, "samples_done": batches * (self.batch_size or 1)}  # no batch_size: an item a batch
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
         if hasattr(self.sampler, "resume_at"):
@@ -305,6 +314,10 @@ class InMemoryDataModule(pl.LightningDataModule):
             return DataLoader(dataset, sampler=EvaluationSampler(dataset, num_replicas=world, rank=rank), **settings)
         sampler = EpochShuffleSampler(dataset, num_replicas=world, rank=rank, seed=self.hparams.seed,
                                       epoch_source=self._training_epoch)
+        return self.resumable_loader(dataset, sampler, **settings)
+
+    def resumable_loader(self, dataset: Dataset, sampler: ResumableSampler, **settings: Any) -> ResumableDataLoader:
+        """A training loader whose checkpoints resume mid-epoch at the next batch."""
         loader = ResumableDataLoader(dataset, sampler=sampler, **settings)
         loader.progress = self._training_progress
         return loader

@@ -39,7 +39,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lightning_dl.data import sources
-from lightning_dl.data.core import InMemoryDataModule, keep_batch
+from lightning_dl.data.core import InMemoryDataModule, ResumableSampler, keep_batch
 from lightning_dl.data.preprocessing import Normalization, NormalizationMode
 from lightning_dl.data.sources import DIGIT_CLASSES, FASHION_MNIST_CLASSES, ImageArrays
 from lightning_dl.data.splits import SplitKind
@@ -79,7 +79,7 @@ class EpisodeDataset(Dataset):
                 images[split:], torch.arange(ways).repeat_interleave(query.shape[1]))
 
 
-class EpisodeSampler(DistributedSampler):
+class EpisodeSampler(ResumableSampler, DistributedSampler):
     """N-way K-shot episodes (support and query indices) drawn from the classes of ``labels``.
 
     Episode ``i`` picks ``ways`` classes at random, then ``shots + queries`` distinct images of each (the first
@@ -87,7 +87,8 @@ class EpisodeSampler(DistributedSampler):
     when iteration starts, from ``epoch_source`` (the trainer's count of epochs begun) when there is one, else
     from :meth:`set_epoch`; ``fixed=True`` (validation, test) always draws epoch 0's episodes. Under DDP
     process ``rank`` takes episodes ``rank, rank + num_replicas, …``; with ``pad`` (training) the episode count
-    is rounded up so every process gets as many.
+    is rounded up so every process gets as many. A run resumed from a checkpoint taken in the middle of an
+    epoch goes on with that epoch's next episode.
     """
 
     def __init__(self, dataset: EpisodeDataset, ways: int, shots: int, queries: int, episodes: int, seed: int = 0,
@@ -121,7 +122,8 @@ class EpisodeSampler(DistributedSampler):
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         epoch = self.current_epoch()
-        return (self.episode(epoch, i) for i in range(self.rank, self.total_size, self.num_replicas))
+        mine = range(self.rank, self.total_size, self.num_replicas)
+        return (self.episode(epoch, i) for i in mine[self.take_skip(epoch):])
 
     def __len__(self) -> int:
         return self.num_samples
@@ -296,12 +298,14 @@ class EpisodicDataModule(InMemoryDataModule):
         hp = self.hparams
         count = {"train": hp.episodes_per_epoch, "val": hp.val_episodes if len(dataset) else 0}.get(stage,
                                                                                                   hp.test_episodes)
+        training = stage == "train"
         sampler = EpisodeSampler(dataset, *self.episode_shapes[stage], episodes=count, seed=hp.seed,
-                                 stream=STREAMS[stage], num_replicas=world, rank=rank, fixed=stage != "train",
-                                 pad=stage == "train", epoch_source=self._training_epoch if stage == "train" else None)
-        return DataLoader(dataset, batch_size=None, sampler=sampler, collate_fn=keep_batch,
-                          num_workers=hp.num_workers,  # iterator seeds from the loader's own generator
-                          generator=torch.Generator().manual_seed(hp.seed))
+                                 stream=STREAMS[stage], num_replicas=world, rank=rank, fixed=not training,
+                                 pad=training, epoch_source=self._training_epoch if training else None)
+        settings = {"batch_size": None, "collate_fn": keep_batch, "num_workers": hp.num_workers,
+                    "generator": torch.Generator().manual_seed(hp.seed)}  # seeds the workers, not torch's global one
+        return self.resumable_loader(dataset, sampler, **settings) if training else \
+            DataLoader(dataset, sampler=sampler, **settings)
 
     def train_dataloader(self) -> DataLoader:
         return self.episode_loader("train")

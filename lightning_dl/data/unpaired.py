@@ -168,8 +168,8 @@ class UnpairedSampler(EpochShuffleSampler):
     Each domain's stream is a sequence of permutations of its images (one per pass through it), seeded by
     ``(seed, domain, pass)``; epoch ``e`` takes the stream's items ``e·L … (e+1)·L - 1``. So the smaller domain
     cycles, a ``samples_per_epoch`` below a domain's size still walks through all of it over the epochs, and
-    the order depends only on ``(seed, epoch)`` (exact resumes). Items are ``(index_a, index_b)``, sharded
-    across DDP processes like :class:`EpochShuffleSampler`.
+    the order depends only on ``(seed, epoch)``: resumes are exact, from a checkpoint taken mid-epoch at the
+    next batch. Items are ``(index_a, index_b)``, sharded across DDP processes like :class:`EpochShuffleSampler`.
     """
 
     def stream(self, domain: int, size: int, start: int, length: int) -> list[int]:
@@ -185,11 +185,12 @@ class UnpairedSampler(EpochShuffleSampler):
         length = len(self.dataset)
         if not length:
             return iter([])
-        start = self.current_epoch() * length
+        epoch = self.current_epoch()
+        start = epoch * length
         pairs = list(zip(*(self.stream(domain, len(images), start, length)
                            for domain, images in enumerate((self.dataset.images_a, self.dataset.images_b)))))
         pairs += (pairs * (self.total_size // length + 1))[:self.total_size - length]  # pad to divide
-        return iter(pairs[self.rank:self.total_size:self.num_replicas])
+        return iter(pairs[self.rank:self.total_size:self.num_replicas][self.take_skip(epoch):])
 
 
 class UnpairedDataModule(InMemoryDataModule):
@@ -330,6 +331,6 @@ class UnpairedDataModule(InMemoryDataModule):
         world, rank = self._world()
         sampler = UnpairedSampler(self.train_set, num_replicas=world, rank=rank, seed=self.hparams.seed,
                                   epoch_source=self._training_epoch)
-        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, sampler=sampler, collate_fn=keep_batch,
-                          num_workers=self.hparams.num_workers,  # iterator seeds from the loader's own generator
-                          generator=torch.Generator().manual_seed(self.hparams.seed))
+        return self.resumable_loader(self.train_set, sampler, batch_size=self.hparams.batch_size,
+                                     collate_fn=keep_batch, num_workers=self.hparams.num_workers,
+                                     generator=torch.Generator().manual_seed(self.hparams.seed))  # seeds its workers
