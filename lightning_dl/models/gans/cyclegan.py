@@ -6,7 +6,6 @@ from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
-from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from lightning_dl.errors import ConfigurationError
@@ -51,14 +50,10 @@ class CycleGAN(GAN):
         cycle_weight: λ of the cycle-consistency losses.
         identity_weight: Weight of the identity losses (0: none); needs domains with the same channels.
         patch: One real/fake logit per patch (PatchGAN) or one per image.
-        generator_optimizer: Optimiser of both generators; default Adam(2e-4, β₁ 0.5), the paper's.
-        discriminator_optimizer: Optimiser of both discriminators; default Adam(2e-4, β₁ 0.5).
-        generator_lr_scheduler: The generators' scheduler, if any.
-        discriminator_lr_scheduler: The discriminators' scheduler, if any.
-        gradient_clip_val: Clip each step's gradient norm to this (None: no clipping).
-        ema_decay: Keep an exponential moving average of the generators' weights and translate with it.
-        max_generator_steps: Stop training after this many generator steps.
         num_samples: Images of each domain in the translation grids.
+        **kwargs: The optimisers, schedulers, ``gradient_clip_val``, ``ema_decay`` (translate with the
+            generators' weight average) and ``max_generator_steps`` of :class:`GAN`, each for both networks of a
+            player; the optimisers default to Adam(2e-4, β₁ 0.5), the paper's.
     """
 
     def __init__(
@@ -71,14 +66,8 @@ class CycleGAN(GAN):
         cycle_weight: float = 10.0,
         identity_weight: float = 0.0,
         patch: bool = True,
-        generator_optimizer: OptimizerCallable | None = None,
-        discriminator_optimizer: OptimizerCallable | None = None,
-        generator_lr_scheduler: LRSchedulerCallable | None = None,
-        discriminator_lr_scheduler: LRSchedulerCallable | None = None,
-        gradient_clip_val: float | None = None,
-        ema_decay: float | None = None,
-        max_generator_steps: int | None = None,
         num_samples: int = 10,
+        **kwargs,
     ) -> None:
         self.output_shape, self.patch = tuple(output_shape), patch
         if identity_weight and input_shape[0] != output_shape[0]:
@@ -89,11 +78,9 @@ class CycleGAN(GAN):
             raise ConfigurationError("cycle_weight and identity_weight must not be negative.")
         super().__init__(generator=generator, discriminator=discriminator,
                          adversarial_loss=adversarial_loss or LeastSquaresLoss(), input_shape=input_shape,
-                         num_classes=0, latent_dim=0, n_critic=1, generator_optimizer=generator_optimizer,
-                         discriminator_optimizer=discriminator_optimizer,
-                         generator_lr_scheduler=generator_lr_scheduler,
-                         discriminator_lr_scheduler=discriminator_lr_scheduler, gradient_clip_val=gradient_clip_val,
-                         ema_decay=ema_decay, max_generator_steps=max_generator_steps, num_samples=num_samples)
+                         num_classes=0, latent_dim=0, n_critic=1, num_samples=num_samples, **kwargs)
+        for fixed in ("num_classes", "latent_dim", "n_critic"):  # not arguments of a CycleGAN: kept out of the
+            self.hparams.pop(fixed, None)  # saved hyperparameters, which load_from_checkpoint passes back
         self.cycle_weight, self.identity_weight = cycle_weight, identity_weight
         # The translation grids' images: chosen from the validation data when training starts, then kept in
         # the checkpoint, so every epoch and a resumed run show the same images.
