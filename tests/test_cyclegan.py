@@ -11,7 +11,7 @@ import torch
 
 from lightning_dl.cli import cli_main
 from lightning_dl.data import UnpairedDataModule
-from lightning_dl.data.unpaired import SVHN_FILES, class_tints, load_svhn, tint
+from lightning_dl.data.unpaired import SVHN_FILES, class_tints, load_svhn, tint, tint_classes
 from lightning_dl.errors import ConfigurationError, DatasetNotFoundError
 from lightning_dl.models import CycleGAN
 from lightning_dl.nn import PatchGANDiscriminator, UNetGenerator, WassersteinGradientPenaltyLoss
@@ -144,12 +144,21 @@ def test_fashion_mnist_rgb_tints_the_other_half_by_class(tmp_path):
     data = UnpairedDataModule(pair="fashion_mnist_rgb", data_dir=str(tmp_path), batch_size=8)
     data.prepare_data()
     domains = data.load_domains()
-    (a, b), (val_a, _), (test_a, _) = domains["train"], domains["val"], domains["test"]
-    assert a.shape == (20, 32, 32, 1) and b.shape == (20, 32, 32, 3) and len(val_a) == 500 and len(test_a) == 5
+    (a, b, labels_a, labels_b), val, test = domains["train"], domains["val"], domains["test"]
+    assert a.shape == (20, 32, 32, 1) and b.shape == (20, 32, 32, 3) and len(val.images_a) == 500
+    assert len(test.images_a) == len(test.labels_a) == len(test.images_b) == len(test.labels_b) == 5
     assert not set(map(bytes, a)) & set(map(bytes, b.max(axis=-1, keepdims=True)))  # no image in both domains
-    grey = np.random.default_rng(0).integers(0, 256, (10, 4, 4, 1)).astype(np.uint8)
+    grey = np.random.default_rng(0).integers(1, 256, (10, 4, 4, 1)).astype(np.uint8)
     tinted = tint(grey, np.arange(10))
     assert np.array_equal(tinted.max(axis=-1, keepdims=True), grey)  # B -> A is the brightest channel
+    assert tint_classes(tinted).tolist() == list(range(10))  # the colour tells the class back
+    assert tint_classes(torch.as_tensor(tinted).permute(0, 3, 1, 2)).tolist() == list(range(10))
+    assert torch.equal(tint_classes(b), torch.as_tensor(labels_b).long())  # each B image tinted by its own class
+    # the classes travel with each split (for judging translations), never in a batch
+    data.setup("fit")
+    assert torch.equal(data.test_set.labels_b, torch.as_tensor(test.labels_b).long())
+    assert torch.equal(data.train_set.labels_a, torch.as_tensor(labels_a).long())
+    assert len(next(iter(data.train_dataloader()))) == 2
     assert len({tuple(c) for c in class_tints().round(3)}) == 10
 
 
@@ -167,6 +176,7 @@ def test_mnist_svhn_from_local_files(tmp_path):
     data.prepare_data()
     data.setup("fit")
     assert (len(data.train_set), data.input_shape, data.output_shape) == (12, (1, 32, 32), (3, 32, 32))
+    assert data.train_set.labels_b.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 0]
 
 
 def test_svhn_offline_names_the_files_and_where_to_put_them(tmp_path, monkeypatch):

@@ -326,13 +326,19 @@ def tiny_judge(tmp_path) -> str:
                           (1, 28, 28), test_accuracy=0.1))
 
 
+#: CycleGAN's networks a few channels wide, and 64 images per domain.
+SMALL_CYCLEGAN = ("--model.init_args.generator.init_args.filters [4,8] "
+                  "--model.init_args.discriminator.init_args.channels [4,8] "
+                  "--model.init_args.discriminator.init_args.strides [2,1] --data.init_args.train_images 64")
+
+
 def evaluate_gans_results(tmp_path, *arguments: str) -> dict:
     """Run evaluate_gans.py with a tiny judge and small networks; its JSON results."""
     import json
 
     output = tmp_path / "eval" / "results.json"
     load_script("evaluate_gans").main([*arguments, "--judge", tiny_judge(tmp_path), "--cli-args", SMALL_GANS,
-                                       "--output", str(output)])
+                                       "--cyclegan-args", SMALL_CYCLEGAN, "--output", str(output)])
     return json.loads(output.read_text())
 
 
@@ -345,7 +351,9 @@ def test_evaluate_gans_script_writes_its_table(tmp_path):
     assert rows["wgan"]["discriminator_steps"] == 2 and rows["wgan"]["generator_steps"] == 0  # n_critic 5
     assert rows["dcgan"]["generator_steps"] == rows["dcgan"]["discriminator_steps"] == 2
     assert len(rows["dcgan"]["curve"]) == 2 and rows["cgan"]["conditional_accuracy"] is not None
-    assert rows["cyclegan"]["fid"] is None and "cycle" in rows["cyclegan"]["note"]
+    cyclegan = rows["cyclegan"]
+    assert cyclegan["discriminator_steps"] == cyclegan["generator_steps"] == 2 and cyclegan["fid"] > 0
+    assert {"colour_accuracy", "cycle_l1_a", "cycle_l1_b"} <= set(cyclegan["extra"]) and "cycle L1" in cyclegan["note"]
     assert "| variant | budget |" in results["table"]
 
 
@@ -385,3 +393,68 @@ def test_train_judge_saves_a_judge_that_loads(tmp_path):
     assert judge.image_shape == (1, 28, 28) and judge.info["epochs"] == 1
     assert judge.info["config"].endswith("fast_fashion_mnist.yaml") and 0 <= judge.info["test_accuracy"] <= 1
     assert judge.features().num_features == judge.network.num_features
+
+
+class Tint(nn.Module):
+    """An oracle A→B generator: colours each held-out grey image (domain A's, or the grey of one of B's) with its
+    own class's tint, found by the image."""
+
+    def __init__(self, data) -> None:
+        super().__init__()
+        test = data.test_set
+        images_a, images_b = test.__getitems__(list(range(len(test.images_a))))
+        pairs = [*zip(images_a, test.labels_a), *zip(BrightestChannel(data)(images_b), test.labels_b)]
+        self.classes = {image.numpy().tobytes(): int(c) for image, c in pairs}
+        self.data = data
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        from lightning_dl.data.unpaired import class_tints
+
+        labels = torch.tensor([(self.classes[image.numpy().tobytes()] + shift) % 10 for image in images])
+        grey = self.data.normalization_a.inverse(images)
+        tinted = (grey * torch.as_tensor(class_tints())[labels][:, :, None, None]).round().clamp(0, 255)
+        return self.data.normalization_b(tinted.to(torch.uint8))
+
+
+class BrightestChannel(nn.Module):
+    """An oracle B→A generator: the grey image is the brightest channel of the tinted one."""
+
+    def __init__(self, data) -> None:
+        super().__init__()
+        self.data = data
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        pixels = self.data.normalization_b.inverse(images).amax(dim=1, keepdim=True).round().clamp(0, 255)
+        return self.data.normalization_a(pixels.to(torch.uint8))
+
+
+shift = 0  # Tint's class offset: 0 colours right, 1 colours every image with the next class's tint
+
+
+def test_judging_a_translation_scores_an_oracle_cyclegan_perfectly(tmp_path, monkeypatch):
+    """With generators that invert the tint exactly, the translation is judged as real: the judge finds each
+    tinted source's class as often as in the real grey images, every colour is right, both cycles close. With the
+    colours one class off, the colour accuracy drops to 0 and the B cycle opens."""
+    from test_sources import write_mnist_like
+
+    from lightning_dl.data import UnpairedDataModule
+    from lightning_dl.evaluation import load_judge
+    from lightning_dl.models import CycleGAN
+
+    evaluate_gans = load_script("evaluate_gans")
+    write_mnist_like(tmp_path, n_train=40, n_test=1100)
+    data = UnpairedDataModule(pair="fashion_mnist_rgb", data_dir=str(tmp_path), batch_size=8)
+    data.prepare_data()
+    data.setup("test")
+    judge = load_judge(tiny_judge(tmp_path)).features(image_normalization=data.normalization_a)
+    model = CycleGAN(input_shape=(1, 32, 32), output_shape=(3, 32, 32))
+    model.generator = nn.ModuleDict({"a_to_b": Tint(data), "b_to_a": BrightestChannel(data)})
+    scores = evaluate_gans.judge_translation(model, judge, data, 1000)
+    _, real_b = data.test_set.__getitems__(list(range(50)))
+    grey_b = nn.functional.interpolate(BrightestChannel(data)(real_b), size=(28, 28), mode="bilinear", antialias=True)
+    assert scores["conditional_accuracy"] == pytest.approx(
+        conditional_accuracy(judge, grey_b, data.test_set.labels_b, 10).accuracy.item())
+    assert scores["colour_accuracy"] == 1.0 and scores["cycle_l1_a"] < 1e-6 and scores["cycle_l1_b"] < 1e-6
+    monkeypatch.setattr(f"{__name__}.shift", 1)
+    wrong = evaluate_gans.judge_translation(model, judge, data, 1000)
+    assert wrong["colour_accuracy"] == 0.0 and wrong["cycle_l1_b"] > 0.01 and wrong["cycle_l1_a"] < 1e-6

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import colorsys
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -63,6 +63,25 @@ def tint(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
     keeps the grey value and the grey image is ``max`` over the channels."""
     colours = class_tints()[labels][:, None, None, :]
     return np.clip(np.rint(images.astype(np.float32) * colours), 0, 255).astype(np.uint8)
+
+
+def tint_classes(images: Tensor | np.ndarray) -> Tensor:
+    """The class whose tint colours each ``(N, H, W, 3)`` or ``(N, 3, H, W)`` image of pixel values: the tint
+    closest in direction (cosine) to the image's summed colour. Inverts :func:`tint`; judges how well a
+    translation into the tinted domain picked the garment's colour."""
+    images = torch.as_tensor(images).float()
+    colour = images.sum(dim=(1, 2)) if images.shape[-1] == 3 else images.sum(dim=(2, 3))  # (N, 3)
+    tints = torch.as_tensor(class_tints())
+    return (F.normalize(colour, dim=1) @ F.normalize(tints, dim=1).T).argmax(dim=1)
+
+
+class Domains(NamedTuple):
+    """One split of the two domains: raw ``(N, H, W, C)`` uint8 images, and their classes where known."""
+
+    images_a: np.ndarray
+    images_b: np.ndarray
+    labels_a: np.ndarray | None = None
+    labels_b: np.ndarray | None = None
 
 
 def photo_patches(names: tuple[str, ...], count: int, size: int, rng: np.random.Generator,
@@ -140,11 +159,13 @@ def load_svhn(data_dir: str | Path, download: bool = True) -> sources.ImageArray
 class UnpairedDataset(Dataset):
     """Two domains' images in memory; an item is ``(index_a, index_b)`` (training) or a position ``i`` that
     reads ``(A[i mod |A|], B[i mod |B|])`` (evaluation). A batch is fetched with one slice per domain and
-    normalised as a whole."""
+    normalised as a whole. ``labels_a``/``labels_b``: each image's class where the pair has them (never in a
+    batch: translation is learnt without them; they are for judging it)."""
 
     def __init__(self, images_a: Tensor, images_b: Tensor, prepare_a: Normalization, prepare_b: Normalization,
-                 length: int | None = None) -> None:
+                 length: int | None = None, labels_a: Tensor | None = None, labels_b: Tensor | None = None) -> None:
         self.images_a, self.images_b, self.prepare_a, self.prepare_b = images_a, images_b, prepare_a, prepare_b
+        self.labels_a, self.labels_b = labels_a, labels_b
         self.length = max(len(images_a), len(images_b)) if length is None else length
 
     def __len__(self) -> int:
@@ -279,8 +300,9 @@ class UnpairedDataModule(InMemoryDataModule):
             fetch_svhn(hp.data_dir)
             sources.fetch_mnist(hp.data_dir)
 
-    def load_domains(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """``{"train", "val", "test"}`` as ``(A, B)`` raw ``(N, H, W, C)`` uint8 images."""
+    def load_domains(self) -> dict[str, tuple[np.ndarray, ...]]:
+        """``{"train", "val", "test"}`` as :class:`Domains` (or plain ``(A, B)``): raw ``(N, H, W, C)`` uint8
+        images, with their classes for the Fashion-MNIST and MNIST/SVHN pairs."""
         hp, rng = self.hparams, np.random.default_rng(DATA_SEED)
         if hp.pair == "grey_colour":
             size, count = hp.patch_size, hp.train_images or 4000
@@ -295,34 +317,37 @@ class UnpairedDataModule(InMemoryDataModule):
                                    (arrays.test_images, arrays.test_labels)):
                 order = rng.permutation(len(images))
                 half_a, half_b = order[:len(order) // 2], order[len(order) // 2:]  # no image in both domains
-                domains.append((resize(images[half_a], 32), tint(resize(images[half_b], 32), labels[half_b])))
+                domains.append(Domains(resize(images[half_a], 32), tint(resize(images[half_b], 32), labels[half_b]),
+                                       labels[half_a], labels[half_b]))
         else:
             mnist, svhn = sources.load_mnist(hp.data_dir, download=False), load_svhn(hp.data_dir, download=False)
-            domains = [(resize(mnist.train_images, 32), svhn.train_images),
-                       (resize(mnist.test_images, 32), svhn.test_images)]
-        (train_a, train_b), (test_a, test_b) = domains
-        cap = hp.train_images
-        return {"train": (train_a[:cap], train_b[:cap]),
-                "val": (test_a[:VALIDATION_IMAGES], test_b[:VALIDATION_IMAGES]),
-                "test": (test_a[VALIDATION_IMAGES:], test_b[VALIDATION_IMAGES:])}
+            domains = [Domains(resize(mnist.train_images, 32), svhn.train_images, mnist.train_labels, svhn.train_labels),
+                       Domains(resize(mnist.test_images, 32), svhn.test_images, mnist.test_labels, svhn.test_labels)]
+        train, test = domains
+        cut = {"train": slice(hp.train_images), "val": slice(VALIDATION_IMAGES), "test": slice(VALIDATION_IMAGES, None)}
+        return {stage: Domains(*(part[cut[stage]] for part in (train if stage == "train" else test)))
+                for stage in cut}
 
-    def load_splits(self) -> dict[str, tuple[tuple[np.ndarray, np.ndarray], None]]:
+    def load_splits(self) -> dict[str, tuple[tuple[np.ndarray, np.ndarray], tuple[Any, Any]]]:
         splits = {}
-        for stage, (a, b) in self.load_domains().items():
+        for stage, split in self.load_domains().items():
+            a, b, labels_a, labels_b = Domains(*split)
             a, b = apply_transforms(self.transforms_a, a), apply_transforms(self.transforms_b, b)
             splits[stage] = ((validate_images(a, None, "none", None, f"{stage} domain A"),
-                              validate_images(b, None, "none", None, f"{stage} domain B")), None)
+                              validate_images(b, None, "none", None, f"{stage} domain B")), (labels_a, labels_b))
         return splits
 
-    def fit_preprocessors(self, train: tuple[tuple[np.ndarray, np.ndarray], None]) -> None:
+    def fit_preprocessors(self, train: tuple[tuple[np.ndarray, np.ndarray], tuple[Any, Any]]) -> None:
         (images_a, images_b), _ = train
         self.normalization_a.fit(images_a)
         self.normalization_b.fit(images_b)
 
-    def build_dataset(self, stage: str, inputs: tuple[np.ndarray, np.ndarray], labels: None) -> UnpairedDataset:
+    def build_dataset(self, stage: str, inputs: tuple[np.ndarray, np.ndarray], labels: tuple[Any, Any]
+                      ) -> UnpairedDataset:
         a, b = (torch.as_tensor(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous() for images in inputs)
+        labels_a, labels_b = (None if classes is None else torch.as_tensor(classes).long() for classes in labels)
         length = self.hparams.samples_per_epoch if stage == "train" else None
-        return UnpairedDataset(a, b, self.normalization_a, self.normalization_b, length)
+        return UnpairedDataset(a, b, self.normalization_a, self.normalization_b, length, labels_a, labels_b)
 
     def train_dataloader(self) -> DataLoader:
         if self.train_set is None:
