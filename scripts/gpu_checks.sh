@@ -9,6 +9,10 @@
 # therefore contended and say nothing about one job alone; the accuracies and FIDs do not depend on them.
 #
 #   OUT=runs/gpu GAN_MINUTES=5 bash scripts/gpu_checks.sh
+# GAN_BATCHES caps each variant at that many real batches (18750: a config's 20 epochs), GAN_MINUTES still the cap
+# of time. The GAN goals' full-schedule run, judge kept, nothing else:
+#   GAN_MINUTES=8 GAN_BATCHES=18750 VARIANTS="dcgan cgan lsgan wgan_gp infogan" JUDGE=runs/judge_gpu/judge.pt \
+#   FAST_CONFIGS= SMOKE= bash scripts/gpu_checks.sh
 # A dry run on a CPU: GPU="--trainer.accelerator cpu" GAN_MINUTES=0.1 FAST_ARGS="--trainer.max_epochs 1
 # --trainer.limit_train_batches 2" JUDGE_ARGS="$FAST_ARGS" SMOKE=configs/gans/dcgan.yaml VARIANTS=cgan
 # SAMPLES=500 CURVE_SAMPLES=200 bash scripts/gpu_checks.sh
@@ -75,11 +79,12 @@ else
 fi
 
 # 3. The GAN family, one process per variant, once the judge is trained.
-for variant in ${VARIANTS:-dcgan cgan acgan wgan_gp lsgan wgan infogan stackedgan}; do
+for variant in ${VARIANTS:-dcgan cgan acgan wgan_gp lsgan wgan infogan stackedgan cyclegan}; do
     extra=""
     [ "$variant" = stackedgan ] && extra="--model.init_args.independent_epochs ${STACKED_INDEPENDENT_EPOCHS:-3}"
     timeout $((LIMIT + 60)) python3 scripts/evaluate_gans.py --variants "$variant" --minutes "$GAN_MINUTES" \
-        --samples ${SAMPLES:-5000} --curve-samples ${CURVE_SAMPLES:-1000} --threads 2 --curve-every 2000 --judge "$RESULTS/judge/judge.pt" --cli-args "$GPU $extra" \
+        ${GAN_BATCHES:+--batches $GAN_BATCHES} --samples ${SAMPLES:-5000} --curve-samples ${CURVE_SAMPLES:-1000} \
+        --threads 2 --curve-every 2000 --judge "$RESULTS/judge/judge.pt" --cli-args "$GPU $extra" --cyclegan-args "$GPU" \
         --output "$RESULTS/gan_$variant.json" > "$LOGS/gan_$variant.log" 2>&1 &
     PIDS+=($!)
 done
