@@ -67,6 +67,16 @@ def test_plain_folds_partition_like_scikit_learn(n, num_folds):
     assert [v.tolist() for _, v in folds] != [v.tolist() for _, v in kfold(n, num_folds, seed=1)] or n == num_folds
 
 
+def test_the_data_cores_k_fold_splits_are_these_folds():
+    """One k-fold in the project: a DataModule's ``num_folds``/``fold`` (and so ``lightning-dl kfold``) takes fold
+    ``fold`` of these functions."""
+    for k in range(3):
+        for split, expected in (("stratified", stratified_kfold(LABELS, 3, seed=5)[k]),
+                                ("shuffled", kfold(len(LABELS), 3, seed=5)[k])):
+            got = make_split(split, num_folds=3, fold=k, seed=5)(LABELS)
+            assert all(np.array_equal(g, e) for g, e in zip(got, expected)), (split, k)
+
+
 @pytest.mark.parametrize("call", [lambda: kfold(5, 1), lambda: kfold(3, 4), lambda: stratified_kfold(LABELS[:, None], 3)])
 def test_impossible_folds_are_configuration_errors(call):
     with pytest.raises(ConfigurationError):

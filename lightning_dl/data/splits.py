@@ -4,7 +4,8 @@ Every strategy is called with the labels (or targets) of the whole training set,
 returns ``(train_indices, val_indices)``. The test set is never touched by any of them.
 
 - :class:`StratifiedShuffleSplit`: shuffle, then hold out ``val_fraction`` of every class (classification);
-- :class:`StratifiedKFold`: fold ``fold`` of a stratified ``num_folds``-fold split (cross-validation);
+- :class:`StratifiedKFold`: fold ``fold`` of a stratified ``num_folds``-fold split (cross-validation; the
+  folds of :func:`~lightning_dl.data.folds.stratified_kfold`, written out without scikit-learn);
 - :class:`ShuffledSplit`: shuffle, then hold out ``val_fraction`` (regression targets, unlabelled data);
 - :class:`ShuffledKFold`: fold ``fold`` of a plain ``num_folds``-fold split;
 - :class:`ChronologicalSplit`: the last ``val_fraction`` in time is validation; nothing is shuffled;
@@ -21,6 +22,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from lightning_dl.data.folds import kfold, stratified_kfold
 from lightning_dl.errors import ConfigurationError, check_choice
 
 #: ``auto`` stratifies when there are class labels and shuffles otherwise.
@@ -83,12 +85,8 @@ class StratifiedKFold:
     seed: int = 42
 
     def __call__(self, labels_or_n: np.ndarray | int) -> Indices:
-        from sklearn.model_selection import StratifiedKFold as SklearnStratifiedKFold
-
         _check_folds(self.num_folds, self.fold)
-        labels = _class_labels(labels_or_n, "stratified k-fold")
-        folds = SklearnStratifiedKFold(n_splits=self.num_folds, shuffle=True, random_state=self.seed)
-        return list(folds.split(np.zeros(len(labels)), labels))[self.fold]
+        return stratified_kfold(_class_labels(labels_or_n, "stratified k-fold"), self.num_folds, self.seed)[self.fold]
 
 
 @dataclass(frozen=True)
@@ -115,11 +113,8 @@ class ShuffledKFold:
     seed: int = 42
 
     def __call__(self, labels_or_n: np.ndarray | int) -> Indices:
-        from sklearn.model_selection import KFold
-
         _check_folds(self.num_folds, self.fold)
-        n = _length(labels_or_n)
-        return list(KFold(n_splits=self.num_folds, shuffle=True, random_state=self.seed).split(np.zeros(n)))[self.fold]
+        return kfold(_length(labels_or_n), self.num_folds, self.seed)[self.fold]
 
 
 @dataclass(frozen=True)

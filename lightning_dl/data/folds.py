@@ -1,4 +1,5 @@
-"""K-fold indices written out, without scikit-learn (the notes' "implement k-fold yourself").
+"""K-fold indices written out, without scikit-learn (the notes' "implement k-fold yourself"): the folds of the
+data core's k-fold split strategies, and so of ``lightning-dl kfold``.
 
 Both functions return one ``(train_indices, val_indices)`` pair per fold: every sample is validation in
 exactly one fold and training in all the others, and the folds are as equal in size as the data allows
