@@ -50,6 +50,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightning_dl.cli import cli_main
+from lightning_dl.data import UnpairedDataModule
+from lightning_dl.data.unpaired import class_tints, tint_classes
+from lightning_dl.errors import ConfigurationError
 from lightning_dl.evaluation import (
     ClassifierFeatures,
     Judge,
@@ -59,8 +62,6 @@ from lightning_dl.evaluation import (
     load_judge,
     match_codes_to_classes,
 )
-from lightning_dl.data import UnpairedDataModule
-from lightning_dl.data.unpaired import class_tints, tint_classes
 from lightning_dl.models import ACGAN, CGAN, GAN, CycleGAN, InfoGAN
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "gans"
@@ -144,6 +145,9 @@ def judge_translation(model: CycleGAN, judge: ClassifierFeatures, data: Unpaired
     class of the tinted source image (the garment survived translation). A→B must recognise the garment to
     pick its colour: ``colour_accuracy`` is how often the translation's colour is its class's tint. Plus the
     held-out cycle L1 distances ``|F(G(a)) - a|`` and ``|G(F(b)) - b|`` (in the [-1, 1] data range)."""
+    if data.hparams.pair != "fashion_mnist_rgb":
+        raise ConfigurationError(f"CycleGAN is judged on the fashion_mnist_rgb pair (the judge knows Fashion-MNIST, "
+                                 f"and the tints tell the classes), not on {data.hparams.pair!r}.")
     test, num_classes = data.test_set, len(class_tints())
     n = min(n, len(test.images_a), len(test.images_b))
     real_a, real_b = (images.to(model.device) for images in test.__getitems__(list(range(n))))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from lightning_dl.errors import DataValidationError
+from lightning_dl.errors import ConfigurationError, DataValidationError
 from lightning_dl.evaluation import (
     ClassifierFeatures,
     class_coverage,
@@ -186,7 +186,6 @@ def test_infogan_codes_are_matched_to_the_classes_they_draw(judge):
 
 # --- the saved judge --------------------------------------------------------------------------------
 def test_load_judge_round_trip(trained, tmp_path):
-    from lightning_dl.errors import ConfigurationError
     from lightning_dl.evaluation import load_judge, save_judge
     from lightning_dl.nn import CNN
 
@@ -458,3 +457,7 @@ def test_judging_a_translation_scores_an_oracle_cyclegan_perfectly(tmp_path, mon
     monkeypatch.setattr(f"{__name__}.shift", 1)
     wrong = evaluate_gans.judge_translation(model, judge, data, 1000)
     assert wrong["colour_accuracy"] == 0.0 and wrong["cycle_l1_b"] > 0.01 and wrong["cycle_l1_a"] < 1e-6
+    photos = UnpairedDataModule(pair="grey_colour", train_images=8)
+    photos.setup("test")
+    with pytest.raises(ConfigurationError, match="fashion_mnist_rgb pair"):  # no classes to judge by
+        evaluate_gans.judge_translation(model, judge, photos, 10)
