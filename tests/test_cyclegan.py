@@ -269,3 +269,20 @@ def test_every_cyclegan_config_runs_a_fast_dev_run(name, tmp_path):
     assert "test/cycle_loss_a" in cli.trainer.callback_metrics  # tested after fit
     saved = next(c for c in cli.trainer.callbacks if type(c).__name__ == "SampleGrid").saved
     assert {p.parent.name for p in saved} == {"a_to_b", "b_to_a"}
+
+
+def test_the_cli_passes_the_gan_loops_arguments_and_refuses_the_fixed_ones(capsys):
+    """CycleGAN takes the GAN loop's optimisers, EMA and limits through ``**kwargs``: the CLI lists them; the
+    arguments CycleGAN fixes (no classes, no noise, one critic step) are not among its options."""
+    config = ["--config", str(REPO / "configs" / "gans" / "cyclegan_grey_colour.yaml"), *QUICK,
+              "--data.init_args.train_images", "16", "--model.init_args.ema_decay", "0.9",
+              "--model.init_args.generator_optimizer", "torch.optim.SGD",
+              "--model.init_args.generator_optimizer.init_args.lr", "0.01"]
+    model = cli_main(config, run=False).model
+    assert model.generator_average is not None and model.generator_average.decay == 0.9
+    assert isinstance(model.configure_optimizers()[0]["optimizer"], torch.optim.SGD)
+    assert {"num_classes", "latent_dim", "n_critic", "sample_seed"}.isdisjoint(model.hparams)
+    for fixed in ("latent_dim", "n_critic"):
+        with pytest.raises(SystemExit):
+            cli_main([*config, f"--model.init_args.{fixed}", "2"], run=False)
+        assert fixed in capsys.readouterr().err

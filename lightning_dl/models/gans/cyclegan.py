@@ -78,9 +78,9 @@ class CycleGAN(GAN):
             raise ConfigurationError("cycle_weight and identity_weight must not be negative.")
         super().__init__(generator=generator, discriminator=discriminator,
                          adversarial_loss=adversarial_loss or LeastSquaresLoss(), input_shape=input_shape,
-                         num_classes=0, latent_dim=0, n_critic=1, num_samples=num_samples, **kwargs)
-        for fixed in ("num_classes", "latent_dim", "n_critic"):  # not arguments of a CycleGAN: kept out of the
-            self.hparams.pop(fixed, None)  # saved hyperparameters, which load_from_checkpoint passes back
+                         num_classes=0, latent_dim=0, n_critic=1, num_samples=num_samples, sample_seed=0, **kwargs)
+        for fixed in ("num_classes", "latent_dim", "n_critic", "sample_seed"):  # no classes, no noise: not arguments
+            self.hparams.pop(fixed, None)  # of a CycleGAN, kept out of what load_from_checkpoint passes back
         self.cycle_weight, self.identity_weight = cycle_weight, identity_weight
         # The translation grids' images: chosen from the validation data when training starts, then kept in
         # the checkpoint, so every epoch and a resumed run show the same images.
