@@ -85,7 +85,7 @@ fi
 for variant in ${VARIANTS:-dcgan cgan acgan wgan_gp lsgan wgan infogan stackedgan cyclegan}; do
     extra=""
     [ "$variant" = stackedgan ] && extra="--model.init_args.independent_epochs ${STACKED_INDEPENDENT_EPOCHS:-3}"
-    [ "$variant" = dcgan ] && extra="${DCGAN_ARGS:-}"  # e.g. the paper's Adam, under which the average helps
+    [ "$variant" = dcgan ] && extra="${DCGAN_ARGS:-}"  # e.g. the paper's Adam instead of the reference's RMSprop
     timeout $((LIMIT + 60)) python3 scripts/evaluate_gans.py --variants "$variant" --minutes "$GAN_MINUTES" \
         ${GAN_BATCHES:+--batches $GAN_BATCHES} --samples ${SAMPLES:-5000} --curve-samples ${CURVE_SAMPLES:-1000} \
         --threads 2 --curve-every 2000 --judge "$RESULTS/judge/judge.pt" --cli-args "$GPU $extra" --cyclegan-args "$GPU" \
