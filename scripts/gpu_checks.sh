@@ -11,7 +11,7 @@
 #   OUT=runs/gpu GAN_MINUTES=5 bash scripts/gpu_checks.sh
 # GAN_BATCHES caps each variant at that many real batches (18750: a config's 20 epochs), GAN_MINUTES still the cap
 # of time. The GAN goals' full-schedule run, judge kept, nothing else:
-#   GAN_MINUTES=8 GAN_BATCHES=18750 VARIANTS="dcgan cgan lsgan wgan_gp infogan" JUDGE=runs/judge_gpu/judge.pt \
+#   GAN_MINUTES=7.5 GAN_BATCHES=18750 VARIANTS="dcgan cgan lsgan wgan_gp infogan" JUDGE=runs/judge_gpu/judge.pt \
 #   FAST_CONFIGS= SMOKE= bash scripts/gpu_checks.sh
 # DCGAN_ARGS: extra CLI arguments for DCGAN alone (its generator average is judged too), e.g. the DCGAN paper's
 # optimiser: "--model.init_args.generator_optimizer torch.optim.Adam --model.init_args.generator_optimizer.init_args.lr
