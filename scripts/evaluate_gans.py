@@ -33,7 +33,6 @@ with the generator itself and with its exponential moving average. ``--curve-eve
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import math
@@ -85,12 +84,8 @@ class Result:
     class_shares: list[float] = field(default_factory=list)
     curve: list[dict[str, float]] = field(default_factory=list)
     note: str = ""
-    #: Measures of one variant only (CycleGAN's colour accuracy and cycle L1).
+    #: Measures without a column of their own (CycleGAN's colour accuracy and cycle L1).
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-#: The scores of :func:`judge_translation` that have a column of their own.
-RESULT_SCORES = ("fid", "min_class_share", "conditional_accuracy", "class_shares")
 
 
 # --- sampling ---------------------------------------------------------------------------------------
@@ -152,15 +147,14 @@ def judge_translation(model: CycleGAN, judge: ClassifierFeatures, data: Unpaired
     n = min(n, len(test.images_a), len(test.images_b))
     real_a, real_b = (images.to(model.device) for images in test.__getitems__(list(range(n))))
     to_b, to_a = model.translate(real_a, "a_to_b"), model.translate(real_b, "b_to_a")
-    size = judge.image_shape[1:]
-    as_judged = functools.partial(F.interpolate, size=size, mode="bilinear", antialias=True, align_corners=False)
-    labels_a, labels_b = test.labels_a[:n].to(model.device), test.labels_b[:n].to(model.device)
-    shares = class_coverage(judge, as_judged(to_a), num_classes)
+    judged_real_a, judged_to_a = (F.interpolate(images, size=judge.image_shape[1:], mode="bilinear", antialias=True,
+                                                align_corners=False) for images in (real_a, to_a))  # 32² -> 28²
+    shares = class_coverage(judge, judged_to_a, num_classes)
     colours = tint_classes(data.normalization_b.inverse(to_b.cpu()))
-    return {"fid": classifier_fid(judge, as_judged(real_a), as_judged(to_a)).item(),
+    return {"fid": classifier_fid(judge, judged_real_a, judged_to_a).item(),
             "class_shares": [round(s, 4) for s in shares.tolist()], "min_class_share": shares.min().item(),
-            "conditional_accuracy": conditional_accuracy(judge, as_judged(to_a), labels_b, num_classes).accuracy.item(),
-            "colour_accuracy": (colours == labels_a.cpu()).float().mean().item(),
+            "conditional_accuracy": conditional_accuracy(judge, judged_to_a, test.labels_b[:n], num_classes).accuracy.item(),
+            "colour_accuracy": (colours == test.labels_a[:n]).float().mean().item(),
             "cycle_l1_a": F.l1_loss(model.translate(to_b, "b_to_a"), real_a).item(),
             "cycle_l1_b": F.l1_loss(model.translate(to_a, "a_to_b"), real_b).item()}
 
@@ -240,14 +234,15 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
     model.to(budget.device)  # judge where it trained: generating thousands of images is the costly part
     common = {"budget": describe_budget(args), "generator_steps": int(model.generator_steps),
               "discriminator_steps": int(model.discriminator_steps), "train_seconds": round(seconds, 1)}
+    if translation:
+        scores = judge_translation(model, judge, data, args.samples)
+        extra = {name: scores.pop(name) for name in ("colour_accuracy", "cycle_l1_a", "cycle_l1_b")}
+        note = (f"B→A judged; A→B colour accuracy {extra['colour_accuracy']:.3f}; held-out cycle L1 "
+                f"A {extra['cycle_l1_a']:.3f} / B {extra['cycle_l1_b']:.3f}")
+        return [Result(variant, **common, **scores, note=note, extra=extra)]
     generators = {variant: model.generator}
     if model.generator_average is not None:
         generators[f"{variant} + EMA {args.ema_decay:g}"] = model.generator_average.module
-    if translation:
-        scores = judge_translation(model, judge.to(budget.device), data, args.samples)
-        note = (f"B→A judged; A→B colour accuracy {scores['colour_accuracy']:.3f}; held-out cycle L1 "
-                f"A {scores['cycle_l1_a']:.3f} / B {scores['cycle_l1_b']:.3f}")
-        return [Result(variant, **common, **{k: scores[k] for k in RESULT_SCORES}, note=note, extra=scores)]
     real = real.to(budget.device)
     results = []
     for name, generator in generators.items():

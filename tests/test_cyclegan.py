@@ -128,7 +128,7 @@ def test_grey_colour_patches_are_unaligned_and_held_out():
     data = UnpairedDataModule(pair="grey_colour", train_images=64, batch_size=16)
     assert (data.input_shape, data.output_shape) == ((1, 32, 32), (3, 32, 32))
     domains = data.load_domains()
-    (a, b), (test_a, test_b) = domains["train"], domains["test"]
+    (a, b, *_), (test_a, test_b, *_) = domains["train"], domains["test"]  # no classes: labels None
     assert a.shape == (64, 32, 32, 1) and b.shape == (64, 32, 32, 3) and len(test_a) == len(test_b) == 500
     luminance = (b.astype(np.float32) @ np.array([0.2125, 0.7154, 0.0721], np.float32))[..., None]
     assert (np.abs(luminance - a).mean(axis=(1, 2, 3)) > 2).mean() > 0.9  # the i-th A is not the i-th B in grey

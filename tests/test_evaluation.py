@@ -396,10 +396,11 @@ def test_train_judge_saves_a_judge_that_loads(tmp_path):
 
 class Tint(nn.Module):
     """An oracle A→B generator: colours each held-out grey image (domain A's, or the grey of one of B's) with its
-    own class's tint, found by the image."""
+    own class's tint, found by the image; ``shift=1`` colours every image with the next class's tint instead."""
 
-    def __init__(self, data) -> None:
+    def __init__(self, data, shift: int = 0) -> None:
         super().__init__()
+        self.shift = shift
         test = data.test_set
         images_a, images_b = test.__getitems__(list(range(len(test.images_a))))
         pairs = [*zip(images_a, test.labels_a), *zip(BrightestChannel(data)(images_b), test.labels_b)]
@@ -409,7 +410,7 @@ class Tint(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         from lightning_dl.data.unpaired import class_tints
 
-        labels = torch.tensor([(self.classes[image.numpy().tobytes()] + shift) % 10 for image in images])
+        labels = torch.tensor([(self.classes[image.numpy().tobytes()] + self.shift) % 10 for image in images])
         grey = self.data.normalization_a.inverse(images)
         tinted = (grey * torch.as_tensor(class_tints())[labels][:, :, None, None]).round().clamp(0, 255)
         return self.data.normalization_b(tinted.to(torch.uint8))
@@ -427,10 +428,7 @@ class BrightestChannel(nn.Module):
         return self.data.normalization_a(pixels.to(torch.uint8))
 
 
-shift = 0  # Tint's class offset: 0 colours right, 1 colours every image with the next class's tint
-
-
-def test_judging_a_translation_scores_an_oracle_cyclegan_perfectly(tmp_path, monkeypatch):
+def test_judging_a_translation_scores_an_oracle_cyclegan_perfectly(tmp_path):
     """With generators that invert the tint exactly, the translation is judged as real: the judge finds each
     tinted source's class as often as in the real grey images, every colour is right, both cycles close. With the
     colours one class off, the colour accuracy drops to 0 and the B cycle opens."""
@@ -454,7 +452,7 @@ def test_judging_a_translation_scores_an_oracle_cyclegan_perfectly(tmp_path, mon
     assert scores["conditional_accuracy"] == pytest.approx(
         conditional_accuracy(judge, grey_b, data.test_set.labels_b, 10).accuracy.item())
     assert scores["colour_accuracy"] == 1.0 and scores["cycle_l1_a"] < 1e-6 and scores["cycle_l1_b"] < 1e-6
-    monkeypatch.setattr(f"{__name__}.shift", 1)
+    model.generator["a_to_b"] = Tint(data, shift=1)
     wrong = evaluate_gans.judge_translation(model, judge, data, 1000)
     assert wrong["colour_accuracy"] == 0.0 and wrong["cycle_l1_b"] > 0.01 and wrong["cycle_l1_a"] < 1e-6
     photos = UnpairedDataModule(pair="grey_colour", train_images=8)

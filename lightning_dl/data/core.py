@@ -299,22 +299,32 @@ class InMemoryDataModule(pl.LightningDataModule):
         trainer = self.trainer
         return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
 
-    def _loader(self, dataset: InMemoryDataset | None, shuffle: bool) -> DataLoader:
+    def training_sampler(self, dataset: Dataset, num_replicas: int, rank: int) -> ResumableSampler:
+        """The training sampler: a seeded shuffle that depends only on ``(seed, epoch)``. A DataModule that draws
+        its training items another way (two unpaired domains) overrides this and keeps the loader and its
+        mid-epoch resumes."""
+        return EpochShuffleSampler(dataset, num_replicas=num_replicas, rank=rank, seed=self.hparams.seed,
+                                   epoch_source=self._training_epoch)
+
+    def loader_settings(self, batch_size: int | None) -> dict[str, Any]:
+        """The DataLoader arguments every loader here shares (``batch_size=None``: the sampler yields batches).
+
+        Workers are re-created each epoch (not persistent); the augmentation stream travels in the indices.
+        Each iterator draws a seed for its workers from a generator of the loader's own, not torch's global
+        one, so building an iterator (which a resumed run does at other moments) leaves the run's draws alone.
+        """
+        return {"batch_size": batch_size, "collate_fn": keep_batch, "num_workers": self.hparams.num_workers,
+                "generator": torch.Generator().manual_seed(self.hparams.seed)}
+
+    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("Call setup() before asking for a dataloader.")
         self._log_statistics()
         world, rank = self._world()
-        # Workers are re-created each epoch (not persistent); the augmentation stream travels in the indices.
-        # Each iterator draws a seed for its workers: from a generator of the loader's own, not torch's global
-        # one, so building an iterator (which a resumed run does at other moments) leaves the run's draws alone.
-        settings = {"batch_size": self.hparams.batch_size, "collate_fn": keep_batch,
-                    "num_workers": self.hparams.num_workers,
-                    "generator": torch.Generator().manual_seed(self.hparams.seed)}
+        settings = self.loader_settings(self.hparams.batch_size)
         if not shuffle:
             return DataLoader(dataset, sampler=EvaluationSampler(dataset, num_replicas=world, rank=rank), **settings)
-        sampler = EpochShuffleSampler(dataset, num_replicas=world, rank=rank, seed=self.hparams.seed,
-                                      epoch_source=self._training_epoch)
-        return self.resumable_loader(dataset, sampler, **settings)
+        return self.resumable_loader(dataset, self.training_sampler(dataset, world, rank), **settings)
 
     def resumable_loader(self, dataset: Dataset, sampler: ResumableSampler, **settings: Any) -> ResumableDataLoader:
         """A training loader whose checkpoints resume mid-epoch at the next batch."""

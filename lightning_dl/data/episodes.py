@@ -39,7 +39,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lightning_dl.data import sources
-from lightning_dl.data.core import InMemoryDataModule, ResumableSampler, keep_batch
+from lightning_dl.data.core import InMemoryDataModule, ResumableSampler
 from lightning_dl.data.preprocessing import Normalization, NormalizationMode
 from lightning_dl.data.sources import DIGIT_CLASSES, FASHION_MNIST_CLASSES, ImageArrays
 from lightning_dl.data.splits import SplitKind
@@ -302,8 +302,7 @@ class EpisodicDataModule(InMemoryDataModule):
         sampler = EpisodeSampler(dataset, *self.episode_shapes[stage], episodes=count, seed=hp.seed,
                                  stream=STREAMS[stage], num_replicas=world, rank=rank, fixed=not training,
                                  pad=training, epoch_source=self._training_epoch if training else None)
-        settings = {"batch_size": None, "collate_fn": keep_batch, "num_workers": hp.num_workers,
-                    "generator": torch.Generator().manual_seed(hp.seed)}  # seeds the workers, not torch's global one
+        settings = self.loader_settings(batch_size=None)  # the sampler yields whole episodes
         return self.resumable_loader(dataset, sampler, **settings) if training else \
             DataLoader(dataset, sampler=sampler, **settings)
 

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from lightning_dl.data import sources
-from lightning_dl.data.core import EpochShuffleSampler, InMemoryDataModule, keep_batch
+from lightning_dl.data.core import EpochShuffleSampler, InMemoryDataModule
 from lightning_dl.data.images import validate_images
 from lightning_dl.data.preprocessing import Normalization, NormalizationMode
 from lightning_dl.data.transforms import TransformSpec, apply_transforms, build_transforms, stream_seed
@@ -309,7 +309,7 @@ class UnpairedDataModule(InMemoryDataModule):
             splits = {"train": [photo_patches(TRAIN_PHOTOS, count, size, rng) for _ in "ab"]}
             for stage, half in (("val", "top"), ("test", "bottom")):  # the held-out photo's two halves
                 splits[stage] = [photo_patches((HELD_OUT_PHOTO,), VALIDATION_IMAGES, size, rng, half) for _ in "ab"]
-            return {stage: (grey(a), b) for stage, (a, b) in splits.items()}
+            return {stage: Domains(grey(a), b) for stage, (a, b) in splits.items()}
         if hp.pair == "fashion_mnist_rgb":
             arrays = sources.load_fashion_mnist(hp.data_dir, download=False)
             domains = []
@@ -349,13 +349,7 @@ class UnpairedDataModule(InMemoryDataModule):
         length = self.hparams.samples_per_epoch if stage == "train" else None
         return UnpairedDataset(a, b, self.normalization_a, self.normalization_b, length, labels_a, labels_b)
 
-    def train_dataloader(self) -> DataLoader:
-        if self.train_set is None:
-            raise RuntimeError("Call setup() before asking for a dataloader.")
-        self._log_statistics()
-        world, rank = self._world()
-        sampler = UnpairedSampler(self.train_set, num_replicas=world, rank=rank, seed=self.hparams.seed,
-                                  epoch_source=self._training_epoch)
-        return self.resumable_loader(self.train_set, sampler, batch_size=self.hparams.batch_size,
-                                     collate_fn=keep_batch, num_workers=self.hparams.num_workers,
-                                     generator=torch.Generator().manual_seed(self.hparams.seed))  # seeds its workers
+    def training_sampler(self, dataset: UnpairedDataset, num_replicas: int, rank: int) -> UnpairedSampler:
+        """Each domain shuffled by its own seeded stream (see :class:`UnpairedSampler`)."""
+        return UnpairedSampler(dataset, num_replicas=num_replicas, rank=rank, seed=self.hparams.seed,
+                               epoch_source=self._training_epoch)
