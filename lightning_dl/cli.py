@@ -90,6 +90,13 @@ class LightningDLCLI(LightningCLI):
             trainer.callbacks.append(LearningRateMonitor())  # only with a logger: it has nowhere else to write
         return trainer
 
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[pl.Callback]) -> pl.Trainer:
+        if config.get("enable_checkpointing") is False:
+            # The user switched checkpoints off: leave out the CLI's own ModelCheckpoint, which Lightning
+            # would otherwise refuse ("found ModelCheckpoint in callbacks list").
+            callbacks = [callback for callback in callbacks if not isinstance(callback, ModelCheckpoint)]
+        return super()._instantiate_trainer(config, callbacks)
+
     def after_fit(self) -> None:
         has_test_step = type(self.model).test_step is not pl.LightningModule.test_step
         if self.config_init[self.subcommand].get("test_after_fit", True) and has_test_step and not self.trainer.interrupted:

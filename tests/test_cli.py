@@ -151,6 +151,13 @@ def test_a_model_that_monitors_nothing_trains_checkpoints_and_resumes(tmp_path, 
     assert resumed.trainer.current_epoch == 3 and resumed.trainer.global_step == 117
 
 
+def test_checkpointing_can_be_switched_off(tmp_path, tested_checkpoints):
+    cli = cli_main(["fit", "--config", DIGITS, *QUICK, "--trainer.max_epochs", "1", "--trainer.logger", "false",
+                    "--trainer.enable_checkpointing", "false", "--trainer.default_root_dir", str(tmp_path)])
+    assert cli.trainer.state.finished and cli.trainer.checkpoint_callback is None
+    assert list(tmp_path.rglob("*.ckpt")) == [] and tested_checkpoints == [None]  # the weights in memory
+
+
 def test_what_the_data_knows_travels_to_the_model():
     cli = cli_main(["--config", DIGITS, *QUICK], run=False)
     assert cli.model.input_shape == (1, 8, 8) and cli.model.num_classes == 10
