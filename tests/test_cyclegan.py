@@ -12,7 +12,7 @@ import torch
 from lightning_dl.cli import cli_main
 from lightning_dl.data import UnpairedDataModule
 from lightning_dl.data.unpaired import SVHN_FILES, class_tints, load_svhn, tint, tint_classes
-from lightning_dl.errors import ConfigurationError, DatasetNotFoundError
+from lightning_dl.errors import ConfigurationError, DataValidationError, DatasetNotFoundError
 from lightning_dl.models import CycleGAN
 from lightning_dl.nn import PatchGANDiscriminator, UNetGenerator, WassersteinGradientPenaltyLoss
 
@@ -209,6 +209,11 @@ def test_both_cycles_reconstruct_their_inputs_shape(patch):
     expected = (losses["adversarial_loss_a"] + losses["adversarial_loss_b"]
                 + 10 * (losses["cycle_loss_a"] + losses["cycle_loss_b"]))
     assert losses["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_domains_outside_the_generators_range_are_refused():
+    with pytest.raises(DataValidationError, match="range from 0 to 0.968.*normalization: symmetric_range"):
+        fit(CycleGAN(**TINY), NumberedDomains(batch_size=8, normalization="unit_range"), limit_train_batches=2)
 
 
 def test_identity_loss_needs_domains_with_the_same_channels():

@@ -164,6 +164,7 @@ class CycleGAN(GAN):
         self.sample_images_chosen.fill_(True)
 
     def on_train_start(self) -> None:
+        super().on_train_start()
         if self.sample_images_chosen:  # restored from a checkpoint, or set by hand
             return
         trainer = self.trainer
