@@ -41,7 +41,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -54,6 +54,7 @@ from lightning_dl.data.unpaired import class_tints, tint_classes
 from lightning_dl.errors import ConfigurationError
 from lightning_dl.evaluation import (
     ClassifierFeatures,
+    ConditionalAccuracy,
     Judge,
     class_coverage,
     classifier_fid,
@@ -82,6 +83,8 @@ class Result:
     min_class_share: float | None = None
     conditional_accuracy: float | None = None
     class_shares: list[float] = field(default_factory=list)
+    #: Conditional accuracy per requested class (conditional variants; the judge's own on real test images).
+    class_accuracies: list[float] = field(default_factory=list)
     curve: list[dict[str, float]] = field(default_factory=list)
     note: str = ""
     #: Measures without a column of their own (CycleGAN's colour accuracy and cycle L1).
@@ -120,15 +123,28 @@ def judge_generator(model: GAN, generator: nn.Module, judge: ClassifierFeatures,
         requested = torch.arange(n) % num_classes
         if isinstance(model, (CGAN, ACGAN)):  # ACGAN is a CGAN; StackedGAN too
             images, _ = generate(model, generator, n, requested)
-            scores["conditional_accuracy"] = conditional_accuracy(judge, images, requested, num_classes).accuracy.item()
+            scores.update(accuracy_scores(conditional_accuracy(judge, images, requested, num_classes)))
         elif isinstance(model, InfoGAN):
             images, codes = generate(model, generator, n, requested % model.discrete_codes)
             half = n // 2  # match codes to classes on one half, score on the other
             mapping = match_codes_to_classes(judge, images[:half], codes[:half], num_classes)
-            scores["conditional_accuracy"] = conditional_accuracy(judge, images[half:], mapping[codes[half:]],
-                                                                  num_classes).accuracy.item()
+            scores.update(accuracy_scores(conditional_accuracy(judge, images[half:], mapping[codes[half:]], num_classes)))
             scores["code_to_class"] = mapping.tolist()
     return scores
+
+
+def accuracy_scores(accuracy: ConditionalAccuracy) -> dict[str, Any]:
+    """A conditional accuracy as the result's overall and per-class numbers."""
+    return {"conditional_accuracy": accuracy.accuracy.item(),
+            "class_accuracies": [round(a, 4) for a in accuracy.per_class.tolist()]}
+
+
+def weakest_class(result: Result, class_names: Sequence[str]) -> str:
+    """The class a conditional generator draws worst, for the table's note ("" without class accuracies)."""
+    if not result.class_accuracies:
+        return ""
+    worst = min(range(len(result.class_accuracies)), key=lambda c: result.class_accuracies[c])
+    return f"weakest class {class_names[worst]} {result.class_accuracies[worst]:.3f}"
 
 
 def judge_translation(model: CycleGAN, judge: ClassifierFeatures, data: UnpairedDataModule, n: int
@@ -251,7 +267,9 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
         if hasattr(model, "training_phase"):  # StackedGAN: labels -> features -> image in every phase
             note = f"ended in the {model.training_phase} phase (epoch {model.current_epoch})"
         curve = budget.curve if name == variant else []  # the curve follows the generator, not its average
-        results.append(Result(name, **common, **scores, curve=curve, note=note))
+        result = Result(name, **common, **scores, curve=curve)
+        result.note = "; ".join(part for part in (note, weakest_class(result, data.class_names)) if part)
+        results.append(result)
         print(f"  {format_row(results[-1])}", flush=True)
     return results
 
@@ -264,10 +282,11 @@ def real_reference(args: argparse.Namespace, saved_judge: Judge) -> Result:
     real, labels = real_test_images(data, args.samples, args.seed)
     train_images = data.train_set.__getitems__(list(range(args.samples)))[0]
     shares = class_coverage(judge, real, data.num_classes)
-    return Result("real images (reference)", "–", 0, 0, 0.0, fid=classifier_fid(judge, real, train_images).item(),
-                  min_class_share=shares.min().item(), class_shares=[round(s, 4) for s in shares.tolist()],
-                  conditional_accuracy=conditional_accuracy(judge, real, labels, data.num_classes).accuracy.item(),
-                  note="FID: training vs test images; accuracy: the judge's on test images")
+    result = Result("real images (reference)", "–", 0, 0, 0.0, fid=classifier_fid(judge, real, train_images).item(),
+                    min_class_share=shares.min().item(), class_shares=[round(s, 4) for s in shares.tolist()],
+                    **accuracy_scores(conditional_accuracy(judge, real, labels, data.num_classes)))
+    result.note = f"FID: training vs test images; accuracy: the judge's on test images, {weakest_class(result, data.class_names)}"
+    return result
 
 
 # --- the report -------------------------------------------------------------------------------------

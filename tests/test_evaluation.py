@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from lightning_dl.data.sources import FASHION_MNIST_CLASSES
 from lightning_dl.errors import ConfigurationError, DataValidationError
 from lightning_dl.evaluation import (
     ClassifierFeatures,
@@ -295,8 +296,9 @@ def test_judging_a_generator_trained_for_seconds(variant, digits_judge):
         assert model.generator_average is not None  # judged from the average: sampling_generator
         images, labels = evaluate_gans.generate(model, model.generator, 7)
         assert images.shape == (7, 1, 8, 8) and labels is None and model.generator.training
-    else:
-        assert 0 <= scores["conditional_accuracy"] <= 1
+    else:  # every class requested equally often: the overall accuracy is the mean of the classes'
+        assert 0 <= scores["conditional_accuracy"] <= 1 and len(scores["class_accuracies"]) == 10
+        assert sum(scores["class_accuracies"]) / 10 == pytest.approx(scores["conditional_accuracy"], abs=1e-3)
     if variant == "InfoGAN":
         assert sorted(scores["code_to_class"]) == list(range(10))  # a one-to-one matching
     # the same samples on a second call: the judge's numbers do not depend on the global random state
@@ -350,6 +352,11 @@ def test_evaluate_gans_script_writes_its_table(tmp_path):
     assert rows["wgan"]["discriminator_steps"] == 2 and rows["wgan"]["generator_steps"] == 0  # n_critic 5
     assert rows["dcgan"]["generator_steps"] == rows["dcgan"]["discriminator_steps"] == 2
     assert len(rows["dcgan"]["curve"]) == 2 and rows["cgan"]["conditional_accuracy"] is not None
+    for name in ("real images (reference)", "cgan"):  # per class, and the weakest one named in the note
+        accuracies = rows[name]["class_accuracies"]
+        weakest = min(range(10), key=accuracies.__getitem__)
+        assert len(accuracies) == 10 and f"weakest class {FASHION_MNIST_CLASSES[weakest]} {accuracies[weakest]:.3f}" in rows[name]["note"]
+    assert rows["dcgan"]["class_accuracies"] == [] and "weakest" not in rows["dcgan"]["note"]
     cyclegan = rows["cyclegan"]
     assert cyclegan["discriminator_steps"] == cyclegan["generator_steps"] == 2 and cyclegan["fid"] > 0
     assert {"colour_accuracy", "cycle_l1_a", "cycle_l1_b"} <= set(cyclegan["extra"]) and "cycle L1" in cyclegan["note"]
