@@ -279,6 +279,18 @@ def test_real_images_outside_the_generators_range_are_refused_before_any_step(no
     assert unchanged(before, model) and int(model.discriminator_steps) == 0
 
 
+def test_a_gan_with_another_output_range_names_its_own_normalization():
+    class SigmoidGAN(GAN):
+        data_range = (0.0, 1.0)
+
+    images, labels = make_images(64, num_classes=4)
+    data = {mode: ArrayDataModule(images, labels, images[:8], labels[:8], num_classes=4, batch_size=8, val_fraction=0,
+                                  normalization=mode) for mode in ("unit_range", "symmetric_range")}
+    with pytest.raises(DataValidationError, match="range from -1 to 1.*normalization: unit_range"):
+        fit(SigmoidGAN(**TINY), data["symmetric_range"])
+    assert fit(SigmoidGAN(**TINY), data["unit_range"], limit_train_batches=2).state.finished
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(ConfigurationError, match="n_critic"):
         GAN(**TINY, n_critic=0)
