@@ -65,7 +65,7 @@ from lightning_dl.evaluation import (
 from lightning_dl.models import ACGAN, CGAN, GAN, CycleGAN, InfoGAN
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "gans"
-VARIANTS = ["dcgan", "wgan", "wgan_gp", "lsgan", "cgan", "acgan", "infogan", "infogan_adam", "stackedgan", "cyclegan"]
+VARIANTS = ["dcgan", "wgan", "wgan_gp", "lsgan", "cgan", "acgan", "infogan", "infogan_paper", "stackedgan", "cyclegan"]
 #: The config of a variant whose name is not its config's: CycleGAN is judged on Fashion-MNIST ↔ its tinted copy.
 CONFIG_NAMES = {"cyclegan": "cyclegan_fashion_mnist_rgb"}
 

@@ -11,7 +11,7 @@
 #   OUT=runs/gpu GAN_MINUTES=5 bash scripts/gpu_checks.sh
 # GAN_BATCHES caps each variant at that many real batches (18750: a config's 20 epochs), GAN_MINUTES still the cap
 # of time. The GAN goals' full-schedule run, judge kept, nothing else:
-#   GAN_MINUTES=7.5 GAN_BATCHES=18750 VARIANTS="dcgan cgan lsgan wgan_gp infogan infogan_adam" JUDGE=runs/judge_gpu/judge.pt \
+#   GAN_MINUTES=7.5 GAN_BATCHES=18750 VARIANTS="dcgan cgan lsgan wgan_gp infogan infogan_paper" JUDGE=runs/judge_gpu/judge.pt \
 #   FAST_CONFIGS= SMOKE= bash scripts/gpu_checks.sh
 # DCGAN_ARGS: extra CLI arguments for DCGAN alone (its generator average is judged too), e.g. the DCGAN paper's
 # optimiser: "--model.init_args.generator_optimizer torch.optim.Adam --model.init_args.generator_optimizer.init_args.lr
@@ -82,7 +82,7 @@ else
 fi
 
 # 3. The GAN family, one process per variant, once the judge is trained.
-for variant in ${VARIANTS:-dcgan cgan acgan wgan_gp lsgan wgan infogan infogan_adam stackedgan cyclegan}; do
+for variant in ${VARIANTS:-dcgan cgan acgan wgan_gp lsgan wgan infogan infogan_paper stackedgan cyclegan}; do
     extra=""
     [ "$variant" = stackedgan ] && extra="--model.init_args.independent_epochs ${STACKED_INDEPENDENT_EPOCHS:-3}"
     [ "$variant" = dcgan ] && extra="${DCGAN_ARGS:-}"  # e.g. the paper's Adam instead of the reference's RMSprop
