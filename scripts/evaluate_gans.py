@@ -54,7 +54,6 @@ from lightning_dl.data.unpaired import class_tints, tint_classes
 from lightning_dl.errors import ConfigurationError
 from lightning_dl.evaluation import (
     ClassifierFeatures,
-    ConditionalAccuracy,
     Judge,
     class_coverage,
     classifier_fid,
@@ -117,34 +116,41 @@ def judge_generator(model: GAN, generator: nn.Module, judge: ClassifierFeatures,
     with torch.random.fork_rng():
         torch.manual_seed(1234)
         free, _ = generate(model, generator, n)
-        scores: dict[str, Any] = {"fid": classifier_fid(judge, real, free).item()}
-        shares = class_coverage(judge, free, num_classes)
-        scores.update(class_shares=[round(s, 4) for s in shares.tolist()], min_class_share=shares.min().item())
+        scores: dict[str, Any] = {"fid": classifier_fid(judge, real, free).item(),
+                                  **coverage_scores(judge, free, num_classes)}
         requested = torch.arange(n) % num_classes
         if isinstance(model, (CGAN, ACGAN)):  # ACGAN is a CGAN; StackedGAN too
             images, _ = generate(model, generator, n, requested)
-            scores.update(accuracy_scores(conditional_accuracy(judge, images, requested, num_classes)))
+            scores.update(accuracy_scores(judge, images, requested, num_classes))
         elif isinstance(model, InfoGAN):
             images, codes = generate(model, generator, n, requested % model.discrete_codes)
             half = n // 2  # match codes to classes on one half, score on the other
             mapping = match_codes_to_classes(judge, images[:half], codes[:half], num_classes)
-            scores.update(accuracy_scores(conditional_accuracy(judge, images[half:], mapping[codes[half:]], num_classes)))
+            scores.update(accuracy_scores(judge, images[half:], mapping[codes[half:]], num_classes))
             scores["code_to_class"] = mapping.tolist()
     return scores
 
 
-def accuracy_scores(accuracy: ConditionalAccuracy) -> dict[str, Any]:
-    """A conditional accuracy as the result's overall and per-class numbers."""
+def coverage_scores(judge: ClassifierFeatures, images: Tensor, num_classes: int) -> dict[str, Any]:
+    """The judge's class shares among ``images`` and the smallest, as a result's numbers."""
+    shares = class_coverage(judge, images, num_classes)
+    return {"class_shares": [round(s, 4) for s in shares.tolist()], "min_class_share": shares.min().item()}
+
+
+def accuracy_scores(judge: ClassifierFeatures, images: Tensor, requested: Tensor, num_classes: int) -> dict[str, Any]:
+    """The judge's accuracy on ``images`` of the ``requested`` classes, overall and per class, as a result's
+    numbers."""
+    accuracy = conditional_accuracy(judge, images, requested, num_classes)
     return {"conditional_accuracy": accuracy.accuracy.item(),
             "class_accuracies": [round(a, 4) for a in accuracy.per_class.tolist()]}
 
 
-def weakest_class(result: Result, class_names: Sequence[str]) -> str:
+def weakest_class(class_accuracies: Sequence[float], class_names: Sequence[str]) -> str:
     """The class a conditional generator draws worst, for the table's note ("" without class accuracies)."""
-    if not result.class_accuracies:
+    if not class_accuracies:
         return ""
-    worst = min(range(len(result.class_accuracies)), key=lambda c: result.class_accuracies[c])
-    return f"weakest class {class_names[worst]} {result.class_accuracies[worst]:.3f}"
+    worst = min(range(len(class_accuracies)), key=class_accuracies.__getitem__)
+    return f"weakest class {class_names[worst]} {class_accuracies[worst]:.3f}"
 
 
 def judge_translation(model: CycleGAN, judge: ClassifierFeatures, data: UnpairedDataModule, n: int
@@ -165,11 +171,10 @@ def judge_translation(model: CycleGAN, judge: ClassifierFeatures, data: Unpaired
     to_b, to_a = model.translate(real_a, "a_to_b"), model.translate(real_b, "b_to_a")
     judged_real_a, judged_to_a = (F.interpolate(images, size=judge.image_shape[1:], mode="bilinear", antialias=True,
                                                 align_corners=False) for images in (real_a, to_a))  # 32² -> 28²
-    shares = class_coverage(judge, judged_to_a, num_classes)
     colours = tint_classes(data.normalization_b.inverse(to_b.cpu()))
     return {"fid": classifier_fid(judge, judged_real_a, judged_to_a).item(),
-            "class_shares": [round(s, 4) for s in shares.tolist()], "min_class_share": shares.min().item(),
-            "conditional_accuracy": conditional_accuracy(judge, judged_to_a, test.labels_b[:n], num_classes).accuracy.item(),
+            **coverage_scores(judge, judged_to_a, num_classes),
+            **accuracy_scores(judge, judged_to_a, test.labels_b[:n], num_classes),
             "colour_accuracy": (colours == test.labels_a[:n]).float().mean().item(),
             "cycle_l1_a": F.l1_loss(model.translate(to_b, "b_to_a"), real_a).item(),
             "cycle_l1_b": F.l1_loss(model.translate(to_a, "a_to_b"), real_b).item()}
@@ -267,9 +272,9 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
         if hasattr(model, "training_phase"):  # StackedGAN: labels -> features -> image in every phase
             note = f"ended in the {model.training_phase} phase (epoch {model.current_epoch})"
         curve = budget.curve if name == variant else []  # the curve follows the generator, not its average
-        result = Result(name, **common, **scores, curve=curve)
-        result.note = "; ".join(part for part in (note, weakest_class(result, data.class_names)) if part)
-        results.append(result)
+        note = "; ".join(part for part in (note, weakest_class(scores.get("class_accuracies", []), data.class_names))
+                         if part)
+        results.append(Result(name, **common, **scores, curve=curve, note=note))
         print(f"  {format_row(results[-1])}", flush=True)
     return results
 
@@ -281,12 +286,11 @@ def real_reference(args: argparse.Namespace, saved_judge: Judge) -> Result:
     judge = saved_judge.features(image_normalization=data.normalization)
     real, labels = real_test_images(data, args.samples, args.seed)
     train_images = data.train_set.__getitems__(list(range(args.samples)))[0]
-    shares = class_coverage(judge, real, data.num_classes)
-    result = Result("real images (reference)", "–", 0, 0, 0.0, fid=classifier_fid(judge, real, train_images).item(),
-                    min_class_share=shares.min().item(), class_shares=[round(s, 4) for s in shares.tolist()],
-                    **accuracy_scores(conditional_accuracy(judge, real, labels, data.num_classes)))
-    result.note = f"FID: training vs test images; accuracy: the judge's on test images, {weakest_class(result, data.class_names)}"
-    return result
+    accuracies = accuracy_scores(judge, real, labels, data.num_classes)
+    return Result("real images (reference)", "–", 0, 0, 0.0, fid=classifier_fid(judge, real, train_images).item(),
+                  **coverage_scores(judge, real, data.num_classes), **accuracies,
+                  note="FID: training vs test images; accuracy: the judge's on test images, "
+                       + weakest_class(accuracies["class_accuracies"], data.class_names))
 
 
 # --- the report -------------------------------------------------------------------------------------

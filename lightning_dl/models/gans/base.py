@@ -251,11 +251,11 @@ class GAN(BaseModule):
         low, high = self.data_range
         mode = {(-1.0, 1.0): "symmetric_range", (0.0, 1.0): "unit_range"}.get((low, high))
         fix = f"normalization: {mode}" if mode else "a normalization that maps the images into that range"
+        tolerance = 0.01 * (high - low)  # resampling may overshoot the fitted range a little
         for images in batch:  # every image tensor of the batch (CycleGAN's two domains), labels skipped
             if not (isinstance(images, Tensor) and images.is_floating_point() and images.ndim == 4):
                 continue
             smallest, largest = (value.item() for value in images.detach().aminmax())
-            tolerance = 0.01 * (high - low)  # resampling may overshoot the fitted range a little
             if smallest < low - tolerance or largest > high + tolerance or smallest >= (low + high) / 2:
                 raise DataValidationError(
                     f"{type(self).__name__}'s generator makes images in [{low:g}, {high:g}], but the real images of "
