@@ -183,13 +183,14 @@ def judge_translation(model: CycleGAN, judge: ClassifierFeatures, data: Unpaired
 # --- training under a budget ------------------------------------------------------------------------
 class Budget(pl.Callback):
     """Stops training after ``batches`` real batches or ``minutes`` of training, whichever comes first (a
-    generator-step budget is the model's own ``max_generator_steps``), and measures the generator's FID (not
-    its average's) on ``len(real)`` images every ``curve_every`` batches (RNG forked: the run itself is
-    unchanged)."""
+    generator-step budget is the model's own ``max_generator_steps``), and measures the generator's FID and
+    smallest class share on ``len(real)`` images every ``curve_every`` batches, and its weight average's
+    beside them (``fid_average``, ``min_class_share_average``) where it has one (RNG forked: the run itself
+    is unchanged)."""
 
     def __init__(self, batches: int | None, judge: ClassifierFeatures, real: Tensor | None, curve_every: int | None,
-                 minutes: float | None = None) -> None:
-        self.batches, self.judge, self.real = batches, judge, real
+                 minutes: float | None = None, num_classes: int = 10) -> None:
+        self.batches, self.judge, self.real, self.num_classes = batches, judge, real, num_classes
         self.curve_every, self.minutes = curve_every, minutes
         self.curve: list[dict[str, float]] = []
         self.start = time.perf_counter()
@@ -202,13 +203,22 @@ class Budget(pl.Callback):
         batches, steps = int(pl_module.discriminator_steps), int(pl_module.generator_steps)
         due = self.curve_every and batches and batches % self.curve_every == 0
         if due and (not self.curve or self.curve[-1]["batches"] != batches):  # StackedGAN's encoder epochs: no steps
-            with torch.random.fork_rng():
-                torch.manual_seed(batches)
-                fake, _ = generate(pl_module, pl_module.generator, len(self.real))
-            fid = classifier_fid(self.judge, self.real, fake).item()
-            self.curve.append({"batches": batches, "generator_steps": steps, "fid": round(fid, 2),
-                               "seconds": round(time.perf_counter() - self.start, 1)})
-            print(f"  {batches} batches, {steps} generator steps: FID {fid:.1f} ({len(self.real)} samples)", flush=True)
+            point: dict[str, float] = {"batches": batches, "generator_steps": steps}
+            generators = {"": pl_module.generator}
+            if pl_module.generator_average is not None:
+                generators["_average"] = pl_module.generator_average.module
+            for suffix, generator in generators.items():
+                with torch.random.fork_rng():
+                    torch.manual_seed(batches)  # the same noise for the generator and its average
+                    fake, _ = generate(pl_module, generator, len(self.real))
+                point[f"fid{suffix}"] = round(classifier_fid(self.judge, self.real, fake).item(), 2)
+                point[f"min_class_share{suffix}"] = round(class_coverage(self.judge, fake, self.num_classes).min().item(), 4)
+            point["seconds"] = round(time.perf_counter() - self.start, 1)
+            self.curve.append(point)
+            average = (f", its average's {point['fid_average']:.1f} ({point['min_class_share_average']:.3f})"
+                       if "fid_average" in point else "")
+            print(f"  {batches} batches, {steps} generator steps: FID {point['fid']:.1f} (smallest class "
+                  f"{point['min_class_share']:.3f}){average} on {len(self.real)} samples", flush=True)
         out_of_time = self.minutes and time.perf_counter() - self.start >= 60 * self.minutes
         if (self.batches and batches >= self.batches) or out_of_time:
             trainer.should_stop = True
@@ -247,7 +257,7 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
     judge = saved_judge.features(image_normalization=data.normalization_a if translation else data.normalization)
     real, _ = (None, None) if translation else real_test_images(data, args.samples, args.seed)
     budget = Budget(args.batches, judge, None if translation else real[:args.curve_samples],  # no FID curve for
-                    None if translation else args.curve_every, args.minutes)  # a translation
+                    None if translation else args.curve_every, args.minutes, data.num_classes)  # a translation
     cli.trainer.callbacks.append(budget)
     start = time.perf_counter()
     cli.trainer.fit(model, data)
@@ -271,7 +281,7 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
         note = f"codes -> classes {scores.pop('code_to_class')}" if "code_to_class" in scores else ""
         if hasattr(model, "training_phase"):  # StackedGAN: labels -> features -> image in every phase
             note = f"ended in the {model.training_phase} phase (epoch {model.current_epoch})"
-        curve = budget.curve if name == variant else []  # the curve follows the generator, not its average
+        curve = budget.curve if name == variant else []  # one curve, on the generator's row: its average's beside
         note = "; ".join(part for part in (note, weakest_class(scores.get("class_accuracies", []), data.class_names))
                          if part)
         results.append(Result(name, **common, **scores, curve=curve, note=note))

@@ -10,7 +10,7 @@
 #
 #   OUT=runs/gpu GAN_MINUTES=5 bash scripts/gpu_checks.sh
 # GAN_BATCHES caps each variant at that many real batches (18750: a config's 20 epochs), GAN_MINUTES still the cap
-# of time. The GAN goals' full-schedule run, judge kept, nothing else:
+# of time. The GAN goals' full-schedule run, judge kept (trained first where the file is missing: 1 minute), nothing else:
 #   GAN_MINUTES=7.5 GAN_BATCHES=18750 VARIANTS="dcgan cgan lsgan wgan_gp infogan infogan_paper" JUDGE=runs/judge_gpu/judge.pt \
 #   FAST_CONFIGS= SMOKE= bash scripts/gpu_checks.sh
 # DCGAN_ARGS: extra CLI arguments for DCGAN alone (its generator average is judged too), e.g. the DCGAN paper's
@@ -68,7 +68,8 @@ PIDS+=($!)
 
 # The judge, in the foreground: the GAN jobs need it.
 mkdir -p "$RESULTS/judge"
-if [ -n "$JUDGE" ]; then
+[ -n "$JUDGE" ] && [ ! -f "$JUDGE" ] && echo "no judge at $JUDGE (a fresh checkout has none): training one"
+if [ -n "$JUDGE" ] && [ -f "$JUDGE" ]; then
     cp "$JUDGE" "$RESULTS/judge/judge.pt"
 else
     timeout 300 python3 scripts/train_judge.py --threads 4 --cli-args "$GPU $JUDGE_ARGS" \

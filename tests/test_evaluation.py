@@ -352,6 +352,11 @@ def test_evaluate_gans_script_writes_its_table(tmp_path):
     assert rows["wgan"]["discriminator_steps"] == 2 and rows["wgan"]["generator_steps"] == 0  # n_critic 5
     assert rows["dcgan"]["generator_steps"] == rows["dcgan"]["discriminator_steps"] == 2
     assert len(rows["dcgan"]["curve"]) == 2 and rows["cgan"]["conditional_accuracy"] is not None
+    # the curve measures the weight average beside the generator (DCGAN trains with one), on the same noise
+    point, plain = rows["dcgan"]["curve"][-1], rows["cgan"]["curve"][-1]
+    assert {"fid", "min_class_share", "fid_average", "min_class_share_average"} <= set(point)
+    assert point["fid_average"] != point["fid"] and 0 <= point["min_class_share_average"] <= 0.1
+    assert "fid_average" not in plain and 0 <= plain["min_class_share"] <= 0.1
     for name in ("real images (reference)", "cgan"):  # per class, and the weakest one named in the note
         accuracies = rows[name]["class_accuracies"]
         weakest = min(range(10), key=accuracies.__getitem__)
