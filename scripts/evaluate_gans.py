@@ -109,6 +109,12 @@ def generate(model: GAN, generator: nn.Module, n: int, labels: Tensor | None = N
     return torch.cat(images), (torch.cat(drawn) if drawn else None)
 
 
+def judged_generators(model: GAN) -> dict[str, nn.Module]:
+    """The networks a GAN is judged with: its ``"generator"``, and its weight ``"average"`` where it has one."""
+    average = {} if model.generator_average is None else {"average": model.generator_average.module}
+    return {"generator": model.generator, **average}
+
+
 def judge_generator(model: GAN, generator: nn.Module, judge: ClassifierFeatures, real: Tensor,
                     num_classes: int) -> dict[str, Any]:
     """FID, class shares and (for conditional variants) conditional accuracy of one generator."""
@@ -189,7 +195,7 @@ class Budget(pl.Callback):
     is unchanged)."""
 
     def __init__(self, batches: int | None, judge: ClassifierFeatures, real: Tensor | None, curve_every: int | None,
-                 minutes: float | None = None, num_classes: int = 10) -> None:
+                 minutes: float | None, num_classes: int) -> None:
         self.batches, self.judge, self.real, self.num_classes = batches, judge, real, num_classes
         self.curve_every, self.minutes = curve_every, minutes
         self.curve: list[dict[str, float]] = []
@@ -204,15 +210,14 @@ class Budget(pl.Callback):
         due = self.curve_every and batches and batches % self.curve_every == 0
         if due and (not self.curve or self.curve[-1]["batches"] != batches):  # StackedGAN's encoder epochs: no steps
             point: dict[str, float] = {"batches": batches, "generator_steps": steps}
-            generators = {"": pl_module.generator}
-            if pl_module.generator_average is not None:
-                generators["_average"] = pl_module.generator_average.module
-            for suffix, generator in generators.items():
+            for name, generator in judged_generators(pl_module).items():
+                suffix = "" if name == "generator" else f"_{name}"
                 with torch.random.fork_rng():
                     torch.manual_seed(batches)  # the same noise for the generator and its average
                     fake, _ = generate(pl_module, generator, len(self.real))
+                share = coverage_scores(self.judge, fake, self.num_classes)["min_class_share"]
                 point[f"fid{suffix}"] = round(classifier_fid(self.judge, self.real, fake).item(), 2)
-                point[f"min_class_share{suffix}"] = round(class_coverage(self.judge, fake, self.num_classes).min().item(), 4)
+                point[f"min_class_share{suffix}"] = round(share, 4)
             point["seconds"] = round(time.perf_counter() - self.start, 1)
             self.curve.append(point)
             average = (f", its average's {point['fid_average']:.1f} ({point['min_class_share_average']:.3f})"
@@ -271,9 +276,8 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
         note = (f"B→A judged; A→B colour accuracy {extra['colour_accuracy']:.3f}; held-out cycle L1 "
                 f"A {extra['cycle_l1_a']:.3f} / B {extra['cycle_l1_b']:.3f}")
         return [Result(variant, **common, **scores, note=note, extra=extra)]
-    generators = {variant: model.generator}
-    if model.generator_average is not None:
-        generators[f"{variant} + EMA {args.ema_decay:g}"] = model.generator_average.module
+    generators = {variant if role == "generator" else f"{variant} + EMA {args.ema_decay:g}": generator
+                  for role, generator in judged_generators(model).items()}
     real = real.to(budget.device)
     results = []
     for name, generator in generators.items():

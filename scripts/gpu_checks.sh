@@ -68,10 +68,10 @@ PIDS+=($!)
 
 # The judge, in the foreground: the GAN jobs need it.
 mkdir -p "$RESULTS/judge"
-[ -n "$JUDGE" ] && [ ! -f "$JUDGE" ] && echo "no judge at $JUDGE (a fresh checkout has none): training one"
 if [ -n "$JUDGE" ] && [ -f "$JUDGE" ]; then
     cp "$JUDGE" "$RESULTS/judge/judge.pt"
 else
+    [ -n "$JUDGE" ] && echo "no judge at $JUDGE (a fresh checkout has none): training one"
     timeout 300 python3 scripts/train_judge.py --threads 4 --cli-args "$GPU $JUDGE_ARGS" \
         --output "$RESULTS/judge/judge.pt" > "$LOGS/judge.log" 2>&1
     tail -n 1 "$LOGS/judge.log"
