@@ -190,9 +190,9 @@ def judge_translation(model: CycleGAN, judge: ClassifierFeatures, data: Unpaired
 class Budget(pl.Callback):
     """Stops training after ``batches`` real batches or ``minutes`` of training, whichever comes first (a
     generator-step budget is the model's own ``max_generator_steps``), and measures the generator's FID and
-    smallest class share on ``len(real)`` images every ``curve_every`` batches, and its weight average's
-    beside them (``fid_average``, ``min_class_share_average``) where it has one (RNG forked: the run itself
-    is unchanged)."""
+    class shares (and, for conditional variants, conditional accuracy) on ``len(real)`` images every
+    ``curve_every`` batches with :func:`judge_generator`, and its weight average's beside them (``fid_average``,
+    ``min_class_share_average``, ...) where it has one (RNG forked: the run itself is unchanged)."""
 
     def __init__(self, batches: int | None, judge: ClassifierFeatures, real: Tensor | None, curve_every: int | None,
                  minutes: float | None, num_classes: int) -> None:
@@ -210,20 +210,22 @@ class Budget(pl.Callback):
         due = self.curve_every and batches and batches % self.curve_every == 0
         if due and (not self.curve or self.curve[-1]["batches"] != batches):  # StackedGAN's encoder epochs: no steps
             point: dict[str, float] = {"batches": batches, "generator_steps": steps}
-            for name, generator in judged_generators(pl_module).items():
+            for name, generator in judged_generators(pl_module).items():  # the same noise for both
                 suffix = "" if name == "generator" else f"_{name}"
-                with torch.random.fork_rng():
-                    torch.manual_seed(batches)  # the same noise for the generator and its average
-                    fake, _ = generate(pl_module, generator, len(self.real))
-                share = coverage_scores(self.judge, fake, self.num_classes)["min_class_share"]
-                point[f"fid{suffix}"] = round(classifier_fid(self.judge, self.real, fake).item(), 2)
-                point[f"min_class_share{suffix}"] = round(share, 4)
+                scores = judge_generator(pl_module, generator, self.judge, self.real, self.num_classes)
+                point[f"fid{suffix}"] = round(scores["fid"], 2)
+                point[f"min_class_share{suffix}"] = round(scores["min_class_share"], 4)
+                point[f"class_shares{suffix}"] = scores["class_shares"]
+                if "conditional_accuracy" in scores:
+                    point[f"conditional_accuracy{suffix}"] = round(scores["conditional_accuracy"], 4)
             point["seconds"] = round(time.perf_counter() - self.start, 1)
             self.curve.append(point)
-            average = (f", its average's {point['fid_average']:.1f} ({point['min_class_share_average']:.3f})"
+            accuracy = (f", conditional accuracy {point['conditional_accuracy']:.3f}"
+                        if "conditional_accuracy" in point else "")
+            average = (f"; its average's {point['fid_average']:.1f} ({point['min_class_share_average']:.3f})"
                        if "fid_average" in point else "")
             print(f"  {batches} batches, {steps} generator steps: FID {point['fid']:.1f} (smallest class "
-                  f"{point['min_class_share']:.3f}){average} on {len(self.real)} samples", flush=True)
+                  f"{point['min_class_share']:.3f}{accuracy}){average} on {len(self.real)} samples", flush=True)
         out_of_time = self.minutes and time.perf_counter() - self.start >= 60 * self.minutes
         if (self.batches and batches >= self.batches) or out_of_time:
             trainer.should_stop = True

@@ -357,6 +357,11 @@ def test_evaluate_gans_script_writes_its_table(tmp_path):
     assert {"fid", "min_class_share", "fid_average", "min_class_share_average"} <= set(point)
     assert point["fid_average"] != point["fid"] and 0 <= point["min_class_share_average"] <= 0.1
     assert "fid_average" not in plain and 0 <= plain["min_class_share"] <= 0.1
+    # each class's share along the run (which class a GAN drops), and a conditional GAN's accuracy
+    for shares in (point["class_shares"], point["class_shares_average"], plain["class_shares"]):
+        assert len(shares) == 10 and sum(shares) == pytest.approx(1, abs=1e-3)
+    assert point["min_class_share"] == pytest.approx(min(point["class_shares"]), abs=1e-4)
+    assert 0 <= plain["conditional_accuracy"] <= 1 and "conditional_accuracy" not in point
     for name in ("real images (reference)", "cgan"):  # per class, and the weakest one named in the note
         accuracies = rows[name]["class_accuracies"]
         weakest = min(range(10), key=accuracies.__getitem__)
