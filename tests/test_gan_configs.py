@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from conftest import REPO
 
@@ -107,3 +108,19 @@ def test_reference_defaults_of_the_variants():
     assert info["continuous_loss"] == "gaussian_nll" and paper["continuous_loss"] == "mse"
     for player, lr in (("generator_optimizer", 1e-3), ("discriminator_optimizer", 2e-4)):
         assert paper[player] == {"class_path": "torch.optim.Adam", "init_args": {"lr": lr, "betas": [0.5, 0.999]}}
+
+
+@pytest.mark.parametrize("name", ["dcgan", "cgan"])
+def test_the_dcgan_paper_optimiser_snippet_replaces_rmsprop(name, tmp_path):
+    """``configs/optimizers/dcgan_paper.yaml`` after a GAN config trains both networks with the DCGAN paper's
+    Adam (lr 2e-4, β1 0.5) and changes nothing else of the config."""
+    config = REPO / "configs" / "gans" / f"{name}.yaml"
+    snippet = REPO / "configs" / "optimizers" / "dcgan_paper.yaml"
+    cli = cli_main(["fit", "--config", str(config), "--config", str(snippet), *QUICK, *DIGITS, *SMALL_DCGAN,
+                    "--trainer.default_root_dir", str(tmp_path)])
+    assert cli.trainer.state.finished and type(cli.model).__name__ == model_settings(config)[0].rsplit(".", 1)[1]
+    for optimizer in cli.trainer.optimizers:  # the generator's and the discriminator's
+        assert type(optimizer) is torch.optim.Adam
+        assert optimizer.defaults["lr"] == 2e-4 and optimizer.defaults["betas"] == (0.5, 0.999)
+    assert len(cli.trainer.optimizers) == 2 and int(cli.model.generator_steps) == BATCHES
+    assert cli.model.hparams.latent_dim == model_settings(config)[1]["latent_dim"]
