@@ -113,7 +113,7 @@ def test_reference_defaults_of_the_variants():
 @pytest.mark.parametrize("name", ["dcgan", "cgan"])
 def test_the_dcgan_paper_optimiser_snippet_replaces_rmsprop(name, tmp_path):
     """``configs/optimizers/dcgan_paper.yaml`` after a GAN config trains both networks with the DCGAN paper's
-    Adam (lr 2e-4, β1 0.5) and changes nothing else of the config."""
+    Adam (lr 2e-4, β1 0.5) and keeps the config's model (its class and settings such as ``latent_dim``)."""
     config = REPO / "configs" / "gans" / f"{name}.yaml"
     snippet = REPO / "configs" / "optimizers" / "dcgan_paper.yaml"
     cli = cli_main(["fit", "--config", str(config), "--config", str(snippet), *QUICK, *DIGITS, *SMALL_DCGAN,
