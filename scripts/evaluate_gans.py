@@ -191,8 +191,8 @@ class Budget(pl.Callback):
     """Stops training after ``batches`` real batches or ``minutes`` of training, whichever comes first (a
     generator-step budget is the model's own ``max_generator_steps``), and measures the generator's FID and
     class shares (and, for conditional variants, conditional accuracy) on ``len(real)`` images every
-    ``curve_every`` batches with :func:`judge_generator`, and its weight average's beside them (``fid_average``,
-    ``min_class_share_average``, ...) where it has one (RNG forked: the run itself is unchanged)."""
+    ``curve_every`` batches: every score of :func:`judge_generator`, and its weight average's beside them
+    (the same keys ending in ``_average``) where it has one (RNG forked: the run itself is unchanged)."""
 
     def __init__(self, batches: int | None, judge: ClassifierFeatures, real: Tensor | None, curve_every: int | None,
                  minutes: float | None, num_classes: int) -> None:
@@ -213,11 +213,8 @@ class Budget(pl.Callback):
             for name, generator in judged_generators(pl_module).items():  # the same noise for both
                 suffix = "" if name == "generator" else f"_{name}"
                 scores = judge_generator(pl_module, generator, self.judge, self.real, self.num_classes)
-                point[f"fid{suffix}"] = round(scores["fid"], 2)
-                point[f"min_class_share{suffix}"] = round(scores["min_class_share"], 4)
-                point[f"class_shares{suffix}"] = scores["class_shares"]
-                if "conditional_accuracy" in scores:
-                    point[f"conditional_accuracy{suffix}"] = round(scores["conditional_accuracy"], 4)
+                point.update({f"{key}{suffix}": round(value, 4) if isinstance(value, float) else value
+                              for key, value in scores.items()})
             point["seconds"] = round(time.perf_counter() - self.start, 1)
             self.curve.append(point)
             accuracy = (f", conditional accuracy {point['conditional_accuracy']:.3f}"
