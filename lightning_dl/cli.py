@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.utilities import rank_zero_info
@@ -216,13 +217,21 @@ def _cli(args: list[str] | None, run: bool) -> LightningDLCLI:
 
 def main() -> None:
     """Entry point of the ``lightning-dl`` console script; ``lightning-dl kfold ...`` runs k-fold cross-validation
-    (:mod:`lightning_dl.workflow.command`), every other subcommand is Lightning's."""
+    (:mod:`lightning_dl.workflow.command`), every other subcommand is Lightning's.
+
+    A finished DDP run destroys its process group before the interpreter exits: left to the interpreter's
+    shutdown, Gloo's worker threads now and then abort a run that succeeded (SIGABRT, "terminate called without
+    an active exception"; pytorch/pytorch#179291). A run that failed keeps its group, since destroying it while
+    another rank may still be in a collective can hang.
+    """
     if sys.argv[1:2] == ["kfold"]:
         from lightning_dl.workflow.command import kfold_main
 
         kfold_main(sys.argv[2:])
-        return
-    cli_main()
+    else:
+        cli_main()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

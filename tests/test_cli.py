@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
+import torch
 import yaml
 
-from lightning_dl.cli import cli_main
+from lightning_dl.cli import cli_main, main
 from lightning_dl.data import DigitsDataModule
 from lightning_dl.models import Classifier
 
@@ -90,6 +91,19 @@ def test_python_dash_m_and_console_script_help():
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert "fit" in result.stdout or "--model" in result.stdout
+
+
+def test_the_console_script_destroys_the_process_group_of_a_finished_run(tmp_path, monkeypatch):
+    """Left to the interpreter's exit, Gloo's threads now and then abort a DDP run that succeeded (SIGABRT)."""
+    torch.distributed.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        monkeypatch.setattr(sys, "argv", ["lightning-dl", "fit", "--config", DIGITS, "--trainer.fast_dev_run", "true",
+                                          *QUICK])
+        main()
+        assert not torch.distributed.is_initialized()
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 def test_model_help_shows_docstrings_and_only_the_projects_networks(capsys):
