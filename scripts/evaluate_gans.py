@@ -24,6 +24,9 @@ held-out cycle L1. ``--cyclegan-args`` are its extra CLI arguments (``--cli-args
 Variants listed in ``--ema-variants`` (DCGAN by default) train with ``ema_decay`` and are judged twice:
 with the generator itself and with its exponential moving average. ``--curve-every`` also measures FID
 (on ``--curve-samples`` images) every so many batches, to see how far a variant is from converging.
+``--resume`` continues each variant from the ``last.ckpt`` an earlier run under the same ``--output`` folder
+left (its counters, optimisers and weight average restored), so a long schedule can be measured in pieces: the
+budget counts from the start of the schedule, the wall time and the curve from the resumption.
 
     python scripts/train_judge.py                                   # first: runs/judge/judge.pt
     python scripts/evaluate_gans.py --batches 200                    # every variant, 200 real batches each
@@ -201,9 +204,13 @@ class Budget(pl.Callback):
         self.curve: list[dict[str, float]] = []
         self.start = time.perf_counter()
         self.device = torch.device("cpu")  # where the model trained (Lightning hands it back on the CPU)
+        self.resumed_at = 0  # real batches a resumed run had already trained
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: GAN) -> None:
         self.start, self.device = time.perf_counter(), pl_module.device
+        self.resumed_at = int(pl_module.discriminator_steps)  # restored from the checkpoint by now
+        if self.batches and self.resumed_at >= self.batches:  # a finished schedule takes no further batch
+            trainer.should_stop = True
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: GAN, outputs: Any, batch: Any, batch_idx: int) -> None:
         batches, steps = int(pl_module.discriminator_steps), int(pl_module.generator_steps)
@@ -263,8 +270,12 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
     budget = Budget(args.batches, judge, None if translation else real[:args.curve_samples],  # no FID curve for
                     None if translation else args.curve_every, args.minutes, data.num_classes)  # a translation
     cli.trainer.callbacks.append(budget)
+    checkpoint = args.output.parent / variant / "checkpoints" / "last.ckpt"
+    if args.resume:
+        print(f"  resuming from {checkpoint}" if checkpoint.exists() else f"  no {checkpoint} to resume: from scratch",
+              flush=True)
     start = time.perf_counter()
-    cli.trainer.fit(model, data)
+    cli.trainer.fit(model, data, ckpt_path=checkpoint if args.resume and checkpoint.exists() else None)
     seconds = time.perf_counter() - start
     model.to(budget.device)  # judge where it trained: generating thousands of images is the costly part
     common = {"budget": describe_budget(args), "generator_steps": int(model.generator_steps),
@@ -275,6 +286,7 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
         note = (f"B→A judged; A→B colour accuracy {extra['colour_accuracy']:.3f}; held-out cycle L1 "
                 f"A {extra['cycle_l1_a']:.3f} / B {extra['cycle_l1_b']:.3f}")
         return [Result(variant, **common, **scores, note=note, extra=extra)]
+    resumed = f"resumed at {budget.resumed_at} batches" if budget.resumed_at else ""
     generators = {variant if role == "generator" else f"{variant} + EMA {args.ema_decay:g}": generator
                   for role, generator in judged_generators(model).items()}
     real = real.to(budget.device)
@@ -285,7 +297,7 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
         if hasattr(model, "training_phase"):  # StackedGAN: labels -> features -> image in every phase
             note = f"ended in the {model.training_phase} phase (epoch {model.current_epoch})"
         curve = budget.curve if name == variant else []  # one curve, on the generator's row: its average's beside
-        note = "; ".join(part for part in (note, weakest_class(scores.get("class_accuracies", []), data.class_names))
+        note = "; ".join(part for part in (resumed, note, weakest_class(scores.get("class_accuracies", []), data.class_names))
                          if part)
         results.append(Result(name, **common, **scores, curve=curve, note=note))
         print(f"  {format_row(results[-1])}", flush=True)
@@ -349,6 +361,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--curve-samples", type=int, default=1000, help="images per curve point")
     parser.add_argument("--cli-args", default="", help="extra CLI arguments for every variant but CycleGAN, one string")
     parser.add_argument("--cyclegan-args", default="", help="extra CLI arguments for CycleGAN (other networks)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue each variant from its last.ckpt under the --output folder, where there is one")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (a shared machine: 1)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--data-dir", default="data", help="the DataModule's data_dir (falls back to the system copy)")

@@ -314,7 +314,8 @@ SMALL_GANS = ("--model.init_args.generator lightning_dl.nn.DCGANGenerator "
 
 
 def tiny_judge(tmp_path) -> str:
-    """A small untrained judge saved under ``tmp_path`` (skips where Fashion-MNIST is not installed)."""
+    """A small untrained judge saved under ``tmp_path``, the same one on every call (skips where Fashion-MNIST is
+    not installed)."""
     from lightning_dl.data.sources import fetch_fashion_mnist
     from lightning_dl.evaluation import save_judge
     from lightning_dl.nn import CNN
@@ -323,8 +324,10 @@ def tiny_judge(tmp_path) -> str:
         fetch_fashion_mnist("data", download=False)
     except (FileNotFoundError, OSError):
         pytest.skip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
-    return str(save_judge(tmp_path / "judge.pt", CNN((1, 28, 28), 10, channels=[4], hidden_sizes=[16]), (72.9, 90.0),
-                          (1, 28, 28), test_accuracy=0.1))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        network = CNN((1, 28, 28), 10, channels=[4], hidden_sizes=[16])
+    return str(save_judge(tmp_path / "judge.pt", network, (72.9, 90.0), (1, 28, 28), test_accuracy=0.1))
 
 
 #: CycleGAN's networks a few channels wide, and 64 images per domain.
@@ -380,6 +383,21 @@ def test_evaluate_gans_stops_a_variant_after_its_minutes(tmp_path):
                                     "--variants", "dcgan", "--ema-variants")
     rows = {row["variant"]: row for row in results["results"]}
     assert rows["dcgan"]["discriminator_steps"] == 1 and rows["dcgan"]["budget"] == "3 batches or 1e-06 min"
+
+
+def test_evaluate_gans_resumes_a_variant_where_its_last_run_stopped(tmp_path):
+    """``--resume`` continues from the ``last.ckpt`` under the same ``--output`` folder: a 2-batch run resumed
+    with a 5-batch budget trains 3 more (the budget counts from the schedule's start); a resumed run whose budget
+    is already spent trains no further batch and judges the generator the last run left."""
+    arguments = ("--samples", "20", "--variants", "dcgan", "--curve-every", "1", "--curve-samples", "20")
+    first = evaluate_gans_results(tmp_path, "--batches", "2", *arguments)["results"]
+    resumed = evaluate_gans_results(tmp_path, "--batches", "5", "--resume", *arguments)["results"]
+    assert [row["discriminator_steps"] for row in (first[1], resumed[1])] == [2, 5]
+    assert "resumed at 2 batches" in resumed[1]["note"] and "resumed" not in first[1]["note"]
+    assert [point["batches"] for point in resumed[1]["curve"]] == [3, 4, 5]  # the curve from the resumption
+    spent = evaluate_gans_results(tmp_path, "--batches", "5", "--resume", *arguments)["results"]
+    assert spent[1]["discriminator_steps"] == 5 and spent[1]["curve"] == []
+    assert [row["fid"] for row in spent[1:]] == [row["fid"] for row in resumed[1:]]  # the same networks and noise
 
 
 def test_evaluate_gans_generator_step_budget_is_the_models_own_limit(tmp_path):
