@@ -279,6 +279,19 @@ def test_real_images_outside_the_generators_range_are_refused_before_any_step(no
     assert unchanged(before, model) and int(model.discriminator_steps) == 0
 
 
+def test_raw_integer_pixels_are_refused_before_any_step():
+    """A DataModule of one's own that hands the GAN raw uint8 pixels is told to normalise them, before a step."""
+    images, labels = make_images(16, num_classes=4)
+    pixels = torch.as_tensor(images).permute(0, 3, 1, 2)  # NHWC -> NCHW, still uint8
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(pixels, torch.as_tensor(labels)), batch_size=8)
+    assert loader.dataset.tensors[0].dtype == torch.uint8 and loader.dataset.tensors[0].ndim == 4
+    model = GAN(**TINY)
+    before = snapshot(model)
+    with pytest.raises(DataValidationError, match="are torch.uint8 .*normalization: symmetric_range"):
+        fit(model, loader)
+    assert unchanged(before, model) and int(model.discriminator_steps) == 0
+
+
 def test_a_gan_with_another_output_range_names_its_own_normalization():
     class SigmoidGAN(GAN):
         data_range = (0.0, 1.0)

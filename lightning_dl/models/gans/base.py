@@ -253,8 +253,13 @@ class GAN(BaseModule):
         fix = f"normalization: {mode}" if mode else "a normalization that maps the images into that range"
         tolerance = 0.01 * (high - low)  # resampling may overshoot the fitted range a little
         for images in batch:  # every image tensor of the batch (CycleGAN's two domains), labels skipped
-            if not (isinstance(images, Tensor) and images.is_floating_point() and images.ndim == 4):
+            if not (isinstance(images, Tensor) and images.ndim == 4):
                 continue
+            if not images.is_floating_point():
+                raise DataValidationError(
+                    f"{type(self).__name__}'s generator makes floating-point images in [{low:g}, {high:g}], but the "
+                    f"real images of the first training batch are {images.dtype} (raw pixels?). Set the DataModule's "
+                    f"{fix}.")
             smallest, largest = (value.item() for value in images.detach().aminmax())
             if smallest < low - tolerance or largest > high + tolerance or smallest >= (low + high) / 2:
                 raise DataValidationError(
