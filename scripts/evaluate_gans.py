@@ -297,8 +297,8 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
         if hasattr(model, "training_phase"):  # StackedGAN: labels -> features -> image in every phase
             note = f"ended in the {model.training_phase} phase (epoch {model.current_epoch})"
         curve = budget.curve if name == variant else []  # one curve, on the generator's row: its average's beside
-        note = "; ".join(part for part in (resumed, note, weakest_class(scores.get("class_accuracies", []), data.class_names))
-                         if part)
+        weakest = weakest_class(scores.get("class_accuracies", []), data.class_names)
+        note = "; ".join(part for part in (resumed, note, weakest) if part)
         results.append(Result(name, **common, **scores, curve=curve, note=note))
         print(f"  {format_row(results[-1])}", flush=True)
     return results
