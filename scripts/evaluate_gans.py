@@ -209,6 +209,8 @@ class Budget(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: GAN) -> None:
         self.start, self.device = time.perf_counter(), pl_module.device
         self.resumed_at = int(pl_module.discriminator_steps)  # restored from the checkpoint by now
+        if trainer.ckpt_path:
+            print(f"  resumed from {trainer.ckpt_path} at {self.resumed_at} batches", flush=True)
         if self.batches and self.resumed_at >= self.batches:  # a finished schedule takes no further batch
             trainer.should_stop = True
 
@@ -270,12 +272,8 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
     budget = Budget(args.batches, judge, None if translation else real[:args.curve_samples],  # no FID curve for
                     None if translation else args.curve_every, args.minutes, data.num_classes)  # a translation
     cli.trainer.callbacks.append(budget)
-    checkpoint = args.output.parent / variant / "checkpoints" / "last.ckpt"
-    if args.resume:
-        print(f"  resuming from {checkpoint}" if checkpoint.exists() else f"  no {checkpoint} to resume: from scratch",
-              flush=True)
-    start = time.perf_counter()
-    cli.trainer.fit(model, data, ckpt_path=checkpoint if args.resume and checkpoint.exists() else None)
+    start = time.perf_counter()  # "last": the newest last.ckpt of the config's ModelCheckpoint (none: from scratch)
+    cli.trainer.fit(model, data, ckpt_path="last" if args.resume else None)
     seconds = time.perf_counter() - start
     model.to(budget.device)  # judge where it trained: generating thousands of images is the costly part
     common = {"budget": describe_budget(args), "generator_steps": int(model.generator_steps),
