@@ -21,9 +21,11 @@ images (:func:`judge_translation`): its tinted → grey translations fill the th
 that of the tinted source), and the note gives how often grey → tinted picks the class's colour and the
 held-out cycle L1. ``--cyclegan-args`` are its extra CLI arguments (``--cli-args`` go to the others).
 
-Variants listed in ``--ema-variants`` (DCGAN by default) train with ``ema_decay`` and are judged twice:
-with the generator itself and with its exponential moving average. ``--curve-every`` also measures FID
-(on ``--curve-samples`` images) every so many batches, to see how far a variant is from converging.
+A variant whose config keeps an exponential moving average of the generator's weights (``ema_decay``, as
+every single-generator config does) is judged twice: with the generator itself and with its average.
+``--ema-variants`` gives the variants it names an average of decay ``--ema-decay`` (over their config's).
+``--curve-every`` also measures FID (on ``--curve-samples`` images) every so many batches, to see how far a
+variant is from converging.
 ``--resume`` continues each variant from the ``last.ckpt`` an earlier run under the same ``--output`` folder
 left (its counters, optimisers and weight average restored), so a long schedule can be measured in pieces: the
 budget counts from the start of the schedule, the wall time and the curve from the resumption.
@@ -67,7 +69,7 @@ from lightning_dl.evaluation import (
 from lightning_dl.models import ACGAN, CGAN, GAN, CycleGAN, InfoGAN
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "gans"
-VARIANTS = ["dcgan", "wgan", "wgan_gp", "lsgan", "cgan", "acgan", "infogan", "infogan_paper", "stackedgan", "cyclegan"]
+VARIANTS = ["dcgan", "wgan", "wgan_gp", "lsgan", "cgan", "acgan", "infogan", "infogan_keras", "stackedgan", "cyclegan"]
 #: The config of a variant whose name is not its config's: CycleGAN is judged on Fashion-MNIST ↔ its tinted copy.
 CONFIG_NAMES = {"cyclegan": "cyclegan_fashion_mnist_rgb"}
 
@@ -243,12 +245,12 @@ def build(variant: str, args: argparse.Namespace) -> Any:
                "--trainer.devices", "1", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
                "--trainer.max_epochs", "1000", "--trainer.default_root_dir", str(args.output.parent / variant),
                "--data.init_args.data_dir", args.data_dir, "--seed_everything", str(args.seed)]
-    if variant in args.ema_variants:
-        command += ["--model.init_args.ema_decay", str(args.ema_decay)]
     if args.generator_steps:
         command += ["--model.init_args.max_generator_steps", str(args.generator_steps)]
-    extra = args.cyclegan_args if variant == "cyclegan" else args.cli_args
-    cli = cli_main(command + shlex.split(extra), run=False)
+    command += shlex.split(args.cyclegan_args if variant == "cyclegan" else args.cli_args)
+    if variant in args.ema_variants:  # named for an average: after --cli-args, which cannot take it away
+        command += ["--model.init_args.ema_decay", str(args.ema_decay)]
+    cli = cli_main(command, run=False)
     cli.datamodule.setup("fit")
     return cli
 
@@ -285,7 +287,8 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
                 f"A {extra['cycle_l1_a']:.3f} / B {extra['cycle_l1_b']:.3f}")
         return [Result(variant, **common, **scores, note=note, extra=extra)]
     resumed = f"resumed at {budget.resumed_at} batches" if budget.resumed_at else ""
-    generators = {variant if role == "generator" else f"{variant} + EMA {args.ema_decay:g}": generator
+    averaged = f"{variant} + EMA {model.generator_average.decay:g}" if model.generator_average is not None else ""
+    generators = {variant if role == "generator" else averaged: generator
                   for role, generator in judged_generators(model).items()}
     real = real.to(budget.device)
     results = []
@@ -353,7 +356,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"config names in configs/gans (default: {' '.join(VARIANTS)})")
     parser.add_argument("--judge", type=Path, default=Path("runs/judge/judge.pt"), help="made by train_judge.py")
     parser.add_argument("--samples", type=int, default=5000, help="generated and real images per measurement")
-    parser.add_argument("--ema-variants", nargs="*", default=["dcgan"], help="judged with and without EMA")
+    parser.add_argument("--ema-variants", nargs="*", default=[],
+                        help="given a generator average of --ema-decay (judged with and without it)")
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument("--curve-every", type=int, default=None, help="also measure FID every this many batches")
     parser.add_argument("--curve-samples", type=int, default=1000, help="images per curve point")

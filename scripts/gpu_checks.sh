@@ -11,11 +11,11 @@
 #   OUT=runs/gpu GAN_MINUTES=5 bash scripts/gpu_checks.sh
 # GAN_BATCHES caps each variant at that many real batches (18750: a config's 20 epochs), GAN_MINUTES still the cap
 # of time. The GAN goals' full-schedule run, judge kept (trained first where the file is missing: 1 minute), nothing else:
-#   GAN_MINUTES=7.5 GAN_BATCHES=18750 VARIANTS="dcgan cgan lsgan wgan_gp infogan infogan_paper" JUDGE=runs/judge_gpu/judge.pt \
+#   GAN_MINUTES=7.5 GAN_BATCHES=18750 VARIANTS="dcgan cgan lsgan wgan_gp infogan infogan_keras" JUDGE=runs/judge_gpu/judge.pt \
 #   FAST_CONFIGS= SMOKE= bash scripts/gpu_checks.sh
-# DCGAN_ARGS: extra CLI arguments for DCGAN alone (its generator average is judged too), e.g. the DCGAN paper's
-# optimiser: "--model.init_args.generator_optimizer torch.optim.Adam --model.init_args.generator_optimizer.init_args.lr
-# 0.0002 --model.init_args.generator_optimizer.init_args.betas [0.5,0.999]" and the same for discriminator_optimizer.
+# DCGAN_ARGS: extra CLI arguments for DCGAN alone, e.g. the Keras reference's optimiser instead of the config's
+# Adam: "--config configs/optimizers/keras_reference.yaml". Every variant whose config keeps a generator average is
+# judged with and without it.
 # A dry run on a CPU: GPU="--trainer.accelerator cpu" GAN_MINUTES=0.1 FAST_ARGS="--trainer.max_epochs 1
 # --trainer.limit_train_batches 2" JUDGE_ARGS="$FAST_ARGS" SMOKE=configs/gans/dcgan.yaml VARIANTS=cgan
 # SAMPLES=500 CURVE_SAMPLES=200 bash scripts/gpu_checks.sh
@@ -83,10 +83,10 @@ else
 fi
 
 # 3. The GAN family, one process per variant, once the judge is trained.
-for variant in ${VARIANTS:-dcgan cgan acgan wgan_gp lsgan wgan infogan infogan_paper stackedgan cyclegan}; do
+for variant in ${VARIANTS:-dcgan cgan acgan wgan_gp lsgan wgan infogan infogan_keras stackedgan cyclegan}; do
     extra=""
     [ "$variant" = stackedgan ] && extra="--model.init_args.independent_epochs ${STACKED_INDEPENDENT_EPOCHS:-3}"
-    [ "$variant" = dcgan ] && extra="${DCGAN_ARGS:-}"  # e.g. the paper's Adam instead of the reference's RMSprop
+    [ "$variant" = dcgan ] && extra="${DCGAN_ARGS:-}"  # e.g. the reference's RMSprop instead of Adam
     timeout $((LIMIT + 60)) python3 scripts/evaluate_gans.py --variants "$variant" --minutes "$GAN_MINUTES" \
         ${GAN_BATCHES:+--batches $GAN_BATCHES} --samples ${SAMPLES:-5000} --curve-samples ${CURVE_SAMPLES:-1000} \
         --threads 2 --curve-every 2000 --judge "$RESULTS/judge/judge.pt" --cli-args "$GPU $extra" --cyclegan-args "$GPU" \
