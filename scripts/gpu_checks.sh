@@ -23,7 +23,7 @@
 set -u
 OUT=${OUT:-runs/gpu}; GAN_MINUTES=${GAN_MINUTES:-5}; JUDGE_ARGS=${JUDGE_ARGS:-}
 GPU=${GPU:-"--trainer.accelerator gpu --trainer.devices 1"}; FAST_ARGS=${FAST_ARGS:-}
-SMOKE=${SMOKE-$(ls configs/*/*.yaml | grep -v -e configs/trainer -e configs/logger -e configs/workflow)}
+SMOKE=${SMOKE-$(ls configs/*/*.yaml | grep -v -e configs/trainer -e configs/logger -e configs/workflow -e configs/optimizers)}
 FAST_CONFIGS=${FAST_CONFIGS-fast_fashion_mnist fast_fashion_mnist_095}; JUDGE=${JUDGE:-}  # a judge file: not retrained
 WORK=/tmp/gpu_checks; LOGS=$WORK/logs; RESULTS=$WORK/results
 rm -rf "$WORK"; mkdir -p "$LOGS" "$RESULTS" "$OUT"
