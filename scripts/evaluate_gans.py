@@ -287,17 +287,15 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
                 f"A {extra['cycle_l1_a']:.3f} / B {extra['cycle_l1_b']:.3f}")
         return [Result(variant, **common, **scores, note=note, extra=extra)]
     resumed = f"resumed at {budget.resumed_at} batches" if budget.resumed_at else ""
-    averaged = f"{variant} + EMA {model.generator_average.decay:g}" if model.generator_average is not None else ""
-    generators = {variant if role == "generator" else averaged: generator
-                  for role, generator in judged_generators(model).items()}
     real = real.to(budget.device)
     results = []
-    for name, generator in generators.items():
+    for role, generator in judged_generators(model).items():
+        name = variant if role == "generator" else f"{variant} + EMA {model.generator_average.decay:g}"
         scores = judge_generator(model, generator, judge, real, data.num_classes)
         note = f"codes -> classes {scores.pop('code_to_class')}" if "code_to_class" in scores else ""
         if hasattr(model, "training_phase"):  # StackedGAN: labels -> features -> image in every phase
             note = f"ended in the {model.training_phase} phase (epoch {model.current_epoch})"
-        curve = budget.curve if name == variant else []  # one curve, on the generator's row: its average's beside
+        curve = budget.curve if role == "generator" else []  # one curve, on the generator's row: its average's beside
         weakest = weakest_class(scores.get("class_accuracies", []), data.class_names)
         note = "; ".join(part for part in (resumed, note, weakest) if part)
         results.append(Result(name, **common, **scores, curve=curve, note=note))
