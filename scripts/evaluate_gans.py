@@ -273,7 +273,7 @@ def evaluate(variant: str, args: argparse.Namespace, saved_judge: Judge) -> list
     real, _ = (None, None) if translation else real_test_images(data, args.samples, args.seed)
     budget = Budget(args.batches, judge, None if translation else real[:args.curve_samples],  # no FID curve for
                     None if translation else args.curve_every, args.minutes, data.num_classes)  # a translation
-    cli.trainer.callbacks.append(budget)
+    cli.trainer.callbacks.insert(0, budget)  # before the checkpoint, which then saves a stop where it is
     start = time.perf_counter()  # "last": the newest last.ckpt of the config's ModelCheckpoint (none: from scratch)
     cli.trainer.fit(model, data, ckpt_path="last" if args.resume else None)
     seconds = time.perf_counter() - start

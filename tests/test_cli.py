@@ -143,7 +143,7 @@ def test_test_after_fit_can_be_switched_off(tested_checkpoints):
 
 
 def test_validation_switched_off_trains_checkpoints_and_tests_the_last(tested_checkpoints, caplog):
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger="pytorch_lightning")  # whatever level an earlier script in this process left
     cli = cli_main(["fit", "--config", str(REPO / "configs/classifiers/cnn_fashion_mnist.yaml"), *QUICK,
                     "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches",
                     "0", "--trainer.limit_test_batches", "2", "--trainer.logger", "false"])

@@ -402,9 +402,14 @@ def test_evaluate_gans_resumes_a_variant_where_its_last_run_stopped(tmp_path):
     assert [row["discriminator_steps"] for row in (first[1], resumed[1])] == [2, 5]
     assert "resumed at 2 batches" in resumed[1]["note"] and "resumed" not in first[1]["note"]
     assert [point["batches"] for point in resumed[1]["curve"]] == [3, 4, 5]  # the curve from the resumption
-    # Lightning counts the epoch the budget cut short as finished: the resumed batches are the next epoch's
+    # the budget's stop is saved where it stopped, in the first epoch (938 batches): the resumed run goes on with
+    # that epoch's next batches and ends where a straight 5-batch run does
     checkpoints = {path.name for path in (tmp_path / "eval" / "dcgan" / "checkpoints").glob("epoch=*.ckpt")}
-    assert checkpoints == {"epoch=1-step=10.ckpt"}, checkpoints
+    assert checkpoints == {"epoch=0-step=10.ckpt"}, checkpoints
+    (tmp_path / "straight").mkdir()
+    straight = evaluate_gans_results(tmp_path / "straight", "--batches", "5", *arguments)["results"]
+    assert [row["fid"] for row in straight[1:]] == [row["fid"] for row in resumed[1:]]
+    assert [point["fid"] for point in straight[1]["curve"][2:]] == [point["fid"] for point in resumed[1]["curve"]]
     spent = evaluate_gans_results(tmp_path, "--batches", "5", "--resume", *arguments)["results"]
     assert spent[1]["discriminator_steps"] == 5 and spent[1]["curve"] == []
     assert [row["fid"] for row in spent[1:]] == [row["fid"] for row in resumed[1:]]  # the same networks and noise

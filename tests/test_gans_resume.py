@@ -10,7 +10,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from lightning_dl.callbacks import RandomStateCheckpoint
+from lightning_dl.callbacks import ModelCheckpoint, RandomStateCheckpoint
 from lightning_dl.models import GAN, CycleGAN
 from lightning_dl.nn import NonSaturatingLoss, WassersteinGradientPenaltyLoss
 from test_cyclegan import TINY as CYCLE_TINY, NumberedDomains
@@ -74,3 +74,28 @@ def test_a_cyclegan_stopped_mid_epoch_resumes_bit_identical(tmp_path):
     resumed = check_resume_is_bit_identical(tmp_path, lambda: CycleGAN(**CYCLE_TINY, ema_decay=0.9),
                                             lambda: NumberedDomains(batch_size=8), batch=3)  # 8 batches an epoch
     assert int(resumed.generator_steps) == 16
+
+
+def test_a_run_stopped_by_its_generator_step_limit_resumes_with_the_epochs_next_batch(tmp_path):
+    """``max_generator_steps`` stops a run mid-epoch; the CLI's checkpoint saves it there (Lightning alone would
+    save it as a finished epoch, and a resumed run would skip the epoch's other batches). Resumed without the
+    limit, it ends bit-identical to a run that never stopped."""
+    def make_model(**limit) -> GAN:
+        torch.manual_seed(0)  # the same weights and, below, the same shuffles for both runs
+        return GAN(**TINY, **VARIANTS["dcgan"], ema_decay=0.9, **limit)
+
+    def trainer(**options) -> pl.Trainer:
+        return pl.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_progress_bar=False,
+                          enable_model_summary=False, **options)
+
+    straight = fit_two_epochs(make_model(), gan_data(n=64, batch_size=8))  # 8 batches an epoch
+    trainer(callbacks=[RandomStateCheckpoint(), ModelCheckpoint(dirpath=str(tmp_path))]).fit(
+        make_model(max_generator_steps=3), gan_data(n=64, batch_size=8))
+    assert sorted(path.name for path in tmp_path.glob("*.ckpt")) == ["epoch=0-step=6.ckpt", "last.ckpt"]
+    resumed = make_model()
+    trainer(callbacks=[RandomStateCheckpoint()], enable_checkpointing=False).fit(
+        resumed, gan_data(n=64, batch_size=8), ckpt_path=str(tmp_path / "last.ckpt"), weights_only=False)
+    assert int(resumed.generator_steps) == 16
+    expected, got = straight.state_dict(), resumed.state_dict()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name

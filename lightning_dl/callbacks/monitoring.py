@@ -137,3 +137,16 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
             self.kth_value = torch.tensor(torch.inf if self.mode == "min" else -torch.inf)
             self.filename = self.requested_filename or "best-{epoch}"
         super().setup(trainer, pl_module, stage)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: object, batch: object,
+                           batch_idx: int) -> None:
+        """A run stopped in the middle of an epoch (a GAN's ``max_generator_steps``, a time budget) is saved
+        where it stopped: Lightning would save it at the epoch's end, as if the epoch were finished, and a
+        resumed run would skip the epoch's remaining batches. Saved here, it resumes with the next batch."""
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        mid_epoch = batch_idx + 1 < trainer.num_training_batches
+        if trainer.should_stop and mid_epoch and not self._should_skip_saving_checkpoint(trainer):
+            candidates = self._monitor_candidates(trainer)
+            if self.monitor is None and self.save_top_k != 0:  # the periodic checkpoint of the stop
+                self._save_topk_checkpoint(trainer, candidates)
+            self._save_last_checkpoint(trainer, candidates)  # a save here: the epoch's end saves nothing
