@@ -51,11 +51,16 @@ def check_resume_is_bit_identical(tmp_path, make_model, make_data, batch: int = 
     resumed = fit_two_epochs(make_model(), make_data(), ckpt_path=str(checkpoint))
     stopped = torch.load(checkpoint, weights_only=False)
     assert stopped["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"] == batch + 1  # mid-epoch
-    expected, got = straight.state_dict(), resumed.state_dict()
+    assert_bit_identical(straight, resumed)
+    return resumed
+
+
+def assert_bit_identical(expected: pl.LightningModule, got: pl.LightningModule) -> None:
+    """Every weight, buffer and counter equal."""
+    expected, got = expected.state_dict(), got.state_dict()
     assert expected.keys() == got.keys()
     for name in expected:
         assert torch.equal(expected[name], got[name]), name
-    return resumed
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -96,6 +101,4 @@ def test_a_run_stopped_by_its_generator_step_limit_resumes_with_the_epochs_next_
     trainer(callbacks=[RandomStateCheckpoint()], enable_checkpointing=False).fit(
         resumed, gan_data(n=64, batch_size=8), ckpt_path=str(tmp_path / "last.ckpt"), weights_only=False)
     assert int(resumed.generator_steps) == 16
-    expected, got = straight.state_dict(), resumed.state_dict()
-    for name in expected:
-        assert torch.equal(expected[name], got[name]), name
+    assert_bit_identical(straight, resumed)
