@@ -28,8 +28,8 @@ every single-generator config does) is judged twice: with the generator itself a
 variant is from converging.
 ``--resume`` continues each variant from the ``last.ckpt`` an earlier run under the same ``--output`` folder
 left (its counters, optimisers and weight average restored), so a long schedule can be measured in pieces: the
-budget counts from the start of the schedule, the wall time and the curve from the resumption. A run the minute
-cap stopped mid-epoch was checkpointed there, so it resumes with its next batch.
+budget counts from the start of the schedule, the wall time and the curve from the resumption. A run the budget
+stopped mid-epoch was checkpointed there, so it resumes with its next batch.
 
     python scripts/train_judge.py                                   # first: runs/judge/judge.pt
     python scripts/evaluate_gans.py --batches 200                    # every variant, 200 real batches each
