@@ -35,7 +35,9 @@ class SaveAt(pl.Callback):
 
 def fit_two_epochs(model: pl.LightningModule, data: pl.LightningDataModule, callbacks=(), ckpt_path=None
                    ) -> pl.LightningModule:
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_checkpointing=False,
+    """Two epochs; checkpoints only where ``callbacks`` has a ModelCheckpoint."""
+    checkpointing = any(isinstance(callback, pl.callbacks.ModelCheckpoint) for callback in callbacks)
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_checkpointing=checkpointing,
                          enable_progress_bar=False, enable_model_summary=False,
                          callbacks=[RandomStateCheckpoint(), *callbacks])
     # Python objects (partials, losses) among the hyperparameters: the checkpoint is ours, so load it fully.
@@ -89,16 +91,10 @@ def test_a_run_stopped_by_its_generator_step_limit_resumes_with_the_epochs_next_
         torch.manual_seed(0)  # the same weights and, below, the same shuffles for both runs
         return GAN(**TINY, **VARIANTS["dcgan"], ema_decay=0.9, **limit)
 
-    def trainer(**options) -> pl.Trainer:
-        return pl.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_progress_bar=False,
-                          enable_model_summary=False, **options)
-
     straight = fit_two_epochs(make_model(), gan_data(n=64, batch_size=8))  # 8 batches an epoch
-    trainer(callbacks=[RandomStateCheckpoint(), ModelCheckpoint(dirpath=str(tmp_path))]).fit(
-        make_model(max_generator_steps=3), gan_data(n=64, batch_size=8))
+    fit_two_epochs(make_model(max_generator_steps=3), gan_data(n=64, batch_size=8),
+                   callbacks=[ModelCheckpoint(dirpath=str(tmp_path))])
     assert sorted(path.name for path in tmp_path.glob("*.ckpt")) == ["epoch=0-step=6.ckpt", "last.ckpt"]
-    resumed = make_model()
-    trainer(callbacks=[RandomStateCheckpoint()], enable_checkpointing=False).fit(
-        resumed, gan_data(n=64, batch_size=8), ckpt_path=str(tmp_path / "last.ckpt"), weights_only=False)
+    resumed = fit_two_epochs(make_model(), gan_data(n=64, batch_size=8), ckpt_path=str(tmp_path / "last.ckpt"))
     assert int(resumed.generator_steps) == 16
     assert_bit_identical(straight, resumed)
