@@ -4,6 +4,10 @@
     lightning-dl fit --config configs/cnn_digits.yaml --config configs/trainer/quick.yaml
     lightning-dl test --config configs/cnn_digits.yaml --ckpt_path runs/.../last.ckpt
     lightning-dl kfold --config configs/workflow/kfold_diabetes.yaml --folds 4
+
+This module is the bottom of the command line: :class:`LightningDLCLI` and :func:`cli_main`, which the
+workflows (k-fold) build on. The console script's entry point, which also dispatches ``kfold``, is
+:func:`lightning_dl.__main__.main`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.utilities import rank_zero_info
@@ -213,26 +216,3 @@ def _cli(args: list[str] | None, run: bool) -> LightningDLCLI:
         parser_kwargs={"epilog": "Also: lightning-dl kfold --config X.yaml --folds 5 (k-fold cross-validation; "
                                  "lightning-dl kfold --help)."},
     )
-
-
-def main() -> None:
-    """Entry point of the ``lightning-dl`` console script; ``lightning-dl kfold ...`` runs k-fold cross-validation
-    (:mod:`lightning_dl.workflow.command`), every other subcommand is Lightning's.
-
-    A finished DDP run destroys its process group before the interpreter exits: left to the interpreter's
-    shutdown, Gloo's worker threads now and then abort a run that succeeded (SIGABRT, "terminate called without
-    an active exception"; pytorch/pytorch#179291). A run that failed keeps its group, since destroying it while
-    another rank may still be in a collective can hang.
-    """
-    if sys.argv[1:2] == ["kfold"]:
-        from lightning_dl.workflow.command import kfold_main
-
-        kfold_main(sys.argv[2:])
-    else:
-        cli_main()
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
-
-
-if __name__ == "__main__":
-    main()

@@ -38,7 +38,7 @@ nvidia-smi dmon -s u -d 10 > "$LOGS/dmon.txt" 2>&1 &
 DMON=$!; PIDS=()
 LIMIT=$(python3 -c "print(int(60 * $GAN_MINUTES) + 120)")  # seconds a job may run past its training budget
 START=$(date +%s)
-LIGHTNING_DL="python3 -c 'import sys; sys.argv[0] = \"lightning-dl\"; from lightning_dl.cli import main; main()'"
+LIGHTNING_DL="python3 -c 'import sys; sys.argv[0] = \"lightning-dl\"; from lightning_dl.__main__ import main; main()'"
 
 # 1. The fast recipes, test accuracy after every epoch (benchmark.TestAccuracyTimer).
 for config in $FAST_CONFIGS; do

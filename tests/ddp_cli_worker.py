@@ -33,4 +33,4 @@ def main(out_dir: Path, config: Path) -> None:
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]), Path(sys.argv[2]))
-    torch.distributed.destroy_process_group()  # as lightning_dl.cli.main does: a clean exit for Gloo's threads
+    torch.distributed.destroy_process_group()  # as lightning_dl.__main__.main does: a clean exit for Gloo's threads

@@ -43,4 +43,4 @@ def main(out_dir: Path) -> None:
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]))
-    torch.distributed.destroy_process_group()  # as lightning_dl.cli.main does: a clean exit for Gloo's threads
+    torch.distributed.destroy_process_group()  # as lightning_dl.__main__.main does: a clean exit for Gloo's threads

@@ -11,7 +11,8 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
-from lightning_dl.cli import cli_main, main
+from lightning_dl.__main__ import main
+from lightning_dl.cli import cli_main
 from lightning_dl.data import DigitsDataModule
 from lightning_dl.models import Classifier
 

@@ -15,6 +15,7 @@ from conftest import REPO
 from sklearn.model_selection import KFold as SklearnKFold
 from sklearn.model_selection import StratifiedKFold as SklearnStratifiedKFold
 
+import lightning_dl.__main__
 import lightning_dl.cli
 from lightning_dl.data import make_split
 from lightning_dl.data.sources import load_digits
@@ -213,7 +214,7 @@ def captured_run(monkeypatch):
 def test_kfold_options_are_read_and_the_rest_goes_to_fit_in_order(captured_run, monkeypatch):
     monkeypatch.setattr("sys.argv", ["lightning-dl", "kfold", "--config", "a.yaml", "--folds", "3", "--ema=0.5",
                                      "--trainer.max_epochs", "4", "--config", "b.yaml", "--early_stopping"])
-    lightning_dl.cli.main()
+    lightning_dl.__main__.main()
     (passed, folds, output, ema, metric, mode, early_stopping), = captured_run
     assert passed == ["--config", "a.yaml", "--trainer.max_epochs", "4", "--config", "b.yaml"]
     assert (folds, output, ema, metric, mode, early_stopping) == (3, None, 0.5, None, None, True)

@@ -31,3 +31,19 @@ def test_subpackages_export_their_public_classes():
 
     assert {"FashionMNISTDataModule", "MNISTDataModule", "DigitsDataModule", "ArrayDataModule"} <= set(data.__all__)
     assert {"MLP", "CNN", "RNN", "Penalty"} <= set(nn.__all__) and {"Classifier", "Regressor", "GAN", "CGAN"} <= set(models.__all__)
+
+
+def test_the_cli_is_below_the_workflows():
+    """``lightning_dl.cli`` imports no workflow (the workflows build on it), and the console script's module
+    imports both: no import cycle, and none hidden inside a function."""
+    code = (
+        "import sys\n"
+        "import lightning_dl.cli\n"
+        "assert not any(name.startswith('lightning_dl.workflow') for name in sys.modules), 'cli imported a workflow'\n"
+        "import lightning_dl.__main__ as console\n"
+        "assert 'lightning_dl.workflow.command' in sys.modules\n"
+        "from lightning_dl.workflow import cross_validation\n"
+        "assert cross_validation.cli_main is lightning_dl.cli.cli_main\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
