@@ -1,5 +1,6 @@
 # make train — install what is missing, then train the default model (a CNN on Fashion-MNIST)
-# make test  — install what is missing, then run the test suite
+# make test  — install what is missing, then run the whole test suite (what CI runs)
+# make test-quick — the same without the tests marked slow (a few minutes less, for the edit-test loop)
 # make bench — the benchmark: overhead against plain PyTorch, data pipeline, ablation, time to accuracy against
 #              the same recipe in a plain loop (about an hour on 2 idle cores)
 PYTHON ?= python3
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 CONFIG ?= configs/classifiers/cnn_fashion_mnist.yaml
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: install dataset train test bench clean
+.PHONY: install dataset train test test-quick bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,9 @@ train: install
 
 test: install
 	WANDB_MODE=disabled $(BIN)/python -m pytest -q
+
+test-quick: install
+	WANDB_MODE=disabled $(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
 	$(BIN)/python scripts/benchmark.py --with-plain-fast

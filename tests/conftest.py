@@ -45,7 +45,8 @@ def run_two_processes(script: Path, out_dir: Path, *arguments: str, timeout: int
     """Run a DDP script (2 processes on the CPU) in a subprocess and return what each rank wrote to
     ``out_dir/rank<r>.json``. Lightning's ``ddp`` strategy starts rank 1 by re-running the command line,
     which is why DDP runs are scripts and not test functions (inside pytest it would re-run pytest)."""
-    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(script.parent)}
+    # The script's folder (the test helpers) and this checkout, ahead of whatever lightning_dl is installed.
+    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": os.pathsep.join([str(script.parent), str(REPO)])}
     env.pop("LOCAL_RANK", None)
     result = subprocess.run([sys.executable, str(script), str(out_dir), *arguments], capture_output=True, text=True,
                             timeout=timeout, env=env, cwd=out_dir)
