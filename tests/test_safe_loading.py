@@ -108,7 +108,7 @@ def test_init_args_that_do_not_rebuild_the_network_are_refused_at_save(tmp_path,
 def test_only_plain_values_are_saved(tmp_path):
     with pytest.raises(ConfigurationError, match="plain values"):
         save_judge(tmp_path / "judge.pt", MLP((64,), 3, hidden_sizes=[8]), (0.0, 1.0), SHAPE,
-                   init_args={"hidden_sizes": [8]}, network=torch.nn.ReLU())
+                   init_args={"hidden_sizes": [8]}, activation=torch.nn.ReLU())
 
 
 def test_no_unsafe_load_in_the_evaluation_code_or_scripts():
