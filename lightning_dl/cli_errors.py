@@ -107,8 +107,9 @@ def describe_parser_error(message: str) -> str:
     for line in (line.strip().removeprefix("- ").strip() for line in message.splitlines()):
         if not line or _PARSER_NOISE.match(line):
             continue
-        if match := re.match(r'Parser key "([^"]+)"', line):
+        if match := re.match(r'Parser key "([^"]+)":?\s*(.*)$', line):
             key.append(match[1])
+            reasons += [match[2]] if match[2] else []
         elif re.match(r"Problem with given class_path '[^']+'", line):
             key.append("init_args")
         elif match := re.match(r"Given value: (.*)$", line):

@@ -49,6 +49,7 @@ def test_a_bad_config_value_is_one_error_line_with_status_2(mistake, tmp_path):
     assert "Traceback" not in result.stderr and "usage:" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mistake", list(BAD_VALUES))
 def test_the_debug_switch_keeps_the_traceback(mistake, tmp_path):
     override, _, value = BAD_VALUES[mistake]
@@ -102,3 +103,38 @@ def test_a_nested_parser_message_becomes_key_value_and_reason():
   Given value type: <class 'jsonargparse._util.NestedArg'>
   Given value: NestedArg(key='batch_size', val='abc')"""
     assert describe_parser_error(message) == "data.init_args.batch_size=abc: expected a value of type int"
+
+
+def test_a_class_path_in_a_yaml_file_is_named_by_its_key():
+    message = """Parser key "model":
+  Does not validate against any of the Union subtypes
+  Subtypes: [<class 'pytorch_lightning.core.module.LightningModule'>, <class 'NoneType'>]
+  Errors:
+    - Problem with given class_path 'lightning_dl.models.Classifier':
+        Parser key "network":
+          Type typing.Callable[[tuple[int, ...], int], lightning_dl.nn.base.Network] expects a function or a callable class: module 'lightning_dl.nn' has no attribute 'NoSuchNet'. Got value: Namespace(class_path='lightning_dl.nn.NoSuchNet', init_args=Namespace(width=2))
+    - Expected a <class 'NoneType'>
+  Given value type: <class 'dict'>
+  Given value: {'init_args': {'network': {'class_path': 'lightning_dl.nn.NoSuchNet', 'init_args': {'width': 2}}}}"""
+    assert describe_parser_error(message) == ("model.init_args.network=lightning_dl.nn.NoSuchNet: "
+                                              "module 'lightning_dl.nn' has no attribute 'NoSuchNet'")
+
+
+def test_an_unknown_data_class_names_the_data_key():
+    message = """Parser key "data":
+
+  - Expected a path but lightning_dl.data.Nope either not accessible or invalid
+  - Does not validate against any of the Union subtypes
+  Subtypes: [<class 'pytorch_lightning.core.datamodule.LightningDataModule'>, <class 'NoneType'>]
+  Errors:
+    - Problem with given class_path 'lightning_dl.data.Nope':
+        module 'lightning_dl.data' has no attribute 'Nope'
+    - Expected a <class 'NoneType'>
+  Given value type: <class 'str'>
+  Given value: lightning_dl.data.Nope"""
+    assert describe_parser_error(message) == "data=lightning_dl.data.Nope: module 'lightning_dl.data' has no attribute 'Nope'"
+
+
+def test_a_reason_on_the_key_line_is_kept():
+    message = """Parser key "config": File does not exist: '/nowhere.yaml'"""
+    assert describe_parser_error(message) == "config: File does not exist: '/nowhere.yaml'"

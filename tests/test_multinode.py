@@ -90,7 +90,7 @@ def test_two_nodes_on_the_loopback_train_checkpoint_and_agree(tmp_path):
     # one checkpoint, written once (by global rank 0) at the end of the epoch, holding those weights
     checkpoints = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
     assert checkpoints == ["best-epoch=0.ckpt", "last.ckpt"], checkpoints
-    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == 4
     for name, value in weights[0].items():
         assert torch.equal(checkpoint["state_dict"][name], value), name
