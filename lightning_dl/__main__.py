@@ -14,6 +14,7 @@ import sys
 import torch
 
 from lightning_dl.cli import cli_main
+from lightning_dl.cli_errors import user_errors_reported
 from lightning_dl.workflow.command import kfold_main
 
 
@@ -26,10 +27,11 @@ def main() -> None:
     an active exception"; pytorch/pytorch#179291). A run that failed keeps its group, since destroying it while
     another rank may still be in a collective can hang.
     """
-    if sys.argv[1:2] == ["kfold"]:
-        kfold_main(sys.argv[2:])
-    else:
-        cli_main()
+    with user_errors_reported():  # a user's mistake: one `error:` line, status 2 (lightning_dl.cli_errors)
+        if sys.argv[1:2] == ["kfold"]:
+            kfold_main(sys.argv[2:])
+        else:
+            cli_main()
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
 

@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.perf_counter() - start
     accuracy = float(cli.trainer.callback_metrics["test/accuracy"])  # after fit, the best checkpoint is tested
     model, data = cli.model, cli.datamodule
-    save_judge(args.output, model.network, data.normalization, model.input_shape, dataset=type(data).__name__,
+    network_config = cli.config["fit"]["model"]["init_args"]["network"]  # class_path + init_args: what builds it
+    save_judge(args.output, model.network, data.normalization, model.input_shape,
+               init_args=network_config.init_args.as_dict() if network_config.get("init_args") else {}, dataset=type(data).__name__,
                config=str(args.config), epochs=cli.trainer.current_epoch, test_accuracy=accuracy, train_seconds=round(seconds, 1),
                threads=args.threads, class_names=list(model.class_names))
     print(f"judge: {args.config.name}, {cli.trainer.current_epoch} epochs, {seconds / 60:.1f} min on {args.threads} thread(s), "

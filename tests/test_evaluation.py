@@ -198,7 +198,8 @@ def test_load_judge_round_trip(trained, tmp_path):
         nn.functional.cross_entropy(cnn((pixels - trained.mean) / trained.std), labels).backward()
         optimizer.step()
     normalization = SimpleNamespace(shift=torch.tensor([trained.mean]), scale=torch.tensor([trained.std]))
-    path = save_judge(tmp_path / "judge" / "judge.pt", cnn, normalization, SHAPE, test_accuracy=0.5, epochs=1)
+    path = save_judge(tmp_path / "judge" / "judge.pt", cnn, normalization, SHAPE, test_accuracy=0.5, epochs=1,
+                      init_args={"channels": [4], "hidden_sizes": [16], "batch_norm": True, "dropout": 0.5})
     loaded = load_judge(path)
     assert loaded.image_shape == SHAPE and loaded.info == {"test_accuracy": 0.5, "epochs": 1}
     assert not loaded.network.training and not any(p.requires_grad for p in loaded.network.parameters())
@@ -214,7 +215,7 @@ def test_load_judge_round_trip(trained, tmp_path):
     with pytest.raises(ConfigurationError, match="not a judge file"):
         load_judge(tmp_path / "other.pt")
     with pytest.raises(ConfigurationError, match="Network"):
-        save_judge(tmp_path / "bad.pt", nn.Linear(2, 2), (0.0, 1.0), SHAPE)
+        save_judge(tmp_path / "bad.pt", nn.Linear(2, 2), (0.0, 1.0), SHAPE, init_args={})
 
 
 # --- the evaluation on a generator trained for seconds ------------------------------------------------
@@ -327,7 +328,8 @@ def tiny_judge(tmp_path) -> str:
     with torch.random.fork_rng():
         torch.manual_seed(0)
         network = CNN((1, 28, 28), 10, channels=[4], hidden_sizes=[16])
-    return str(save_judge(tmp_path / "judge.pt", network, (72.9, 90.0), (1, 28, 28), test_accuracy=0.1))
+    return str(save_judge(tmp_path / "judge.pt", network, (72.9, 90.0), (1, 28, 28), test_accuracy=0.1,
+                          init_args={"channels": [4], "hidden_sizes": [16]}))
 
 
 #: CycleGAN's networks a few channels wide, and 64 images per domain.

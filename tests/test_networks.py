@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 import re
+import warnings
 
 import pytest
 import torch
@@ -112,10 +113,29 @@ def test_every_activation_builds(name):
 
 
 def test_hidden_layer_narrower_than_the_classes_warns():
-    with pytest.warns(UserWarning, match="narrower than its 10 outputs"):
+    from lightning_dl.nn.networks import NarrowLayerWarning
+
+    assert issubclass(NarrowLayerWarning, UserWarning)
+    with pytest.warns(NarrowLayerWarning, match="narrower than its 10 outputs"):
         MLP((784,), 10, hidden_sizes=[64, 4])
-    with pytest.warns(UserWarning, match="narrower"):
+    with pytest.warns(NarrowLayerWarning, match="narrower"):
         CNN((1, 8, 8), 10, channels=[4], hidden_sizes=[8])
+    with pytest.warns(NarrowLayerWarning, match=r"final state of width \[4\]"):
+        RNN((28, 28), 10, units=4)
+    with pytest.warns(NarrowLayerWarning) as caught:  # the warning points at the code that built the network
+        MLP((784,), 10, hidden_sizes=[4])
+    assert caught[0].filename == __file__
+
+
+def test_hidden_layers_as_wide_as_the_classes_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MLP((784,), 10, hidden_sizes=[64])
+        MLP((784,), 10, hidden_sizes=[10])
+        CNN((1, 8, 8), 10, channels=[4], hidden_sizes=[64])
+        CNN((1, 8, 8), 10, channels=[4], hidden_sizes=[])
+        RNN((28, 28), 10, units=64)
+        RNN((28, 28), 10, units=6, bidirectional=True)  # the head reads both directions: 12 values
 
 
 def test_cnn_that_pools_the_image_away_is_rejected():

@@ -228,6 +228,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         super().__init__()
         self.save_hyperparameters(ignore=list(self.not_hyperparameters))  # subclasses' arguments too
         check_choice("split", split, SplitKind)
+        if batch_size < 1:
+            raise ConfigurationError(f"batch_size={batch_size} must be at least 1 (samples per batch).")
         self.preprocessors: dict[str, Preprocessor] = {}
         self.train_set: InMemoryDataset | None = None
         self.val_set: InMemoryDataset | None = None

@@ -37,12 +37,20 @@ def activation_layer(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def warn_if_bottleneck(widths: list[int], num_outputs: int, network: str) -> None:
-    """The information-loss rule: a hidden layer narrower than the output discards what the output needs."""
+class NarrowLayerWarning(UserWarning):
+    """A network has a hidden layer narrower than its outputs (e.g. 4 units before 10 classes): what that
+    layer drops, no later layer can recover (the learning notes' "avoid hidden layers narrower than the
+    number of classes"). Silence it with ``warnings.filterwarnings("ignore", category=NarrowLayerWarning)``."""
+
+
+def warn_if_bottleneck(widths: list[int], num_outputs: int, network: str, what: str = "hidden layers") -> None:
+    """The information-loss rule: a hidden layer narrower than the output discards what the output needs;
+    warns with :class:`NarrowLayerWarning` (pointing at the code that built the network)."""
     narrow = [w for w in widths if w < num_outputs]
     if narrow:
-        warnings.warn(f"{network} has hidden layers of width {narrow}, narrower than its {num_outputs} outputs: "
-                      "information lost there cannot be recovered by later layers. Widen them.", stacklevel=3)
+        warnings.warn(f"{network} has {what} of width {narrow}, narrower than its {num_outputs} outputs: "
+                      "information lost there cannot be recovered by later layers. Widen them.",
+                      NarrowLayerWarning, stacklevel=3)
 
 
 def hidden_layers(in_features: int, widths: list[int], activation: str, dropout: float, batch_norm: bool,
@@ -212,6 +220,7 @@ class RNN(Network):
         if len(input_shape) != 2:
             raise ConfigurationError(f"RNN reads sequences of shape (steps, features) but was given input_shape "
                                      f"{tuple(input_shape)}; set the DataModule's layout to 'sequence'.")
+        warn_if_bottleneck([units * (2 if bidirectional else 1)], num_outputs, "RNN", what="a final state")
         recurrent = {"simple": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
         self.features = FinalState(recurrent(input_shape[1], units, num_layers, batch_first=True,
                                              dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional))
