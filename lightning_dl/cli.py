@@ -224,6 +224,11 @@ def main() -> None:
     an active exception"; pytorch/pytorch#179291). A run that failed keeps its group, since destroying it while
     another rank may still be in a collective can hang.
     """
+    from lightning_dl.configs import configs_main, resolve_config_arguments  # shipped configs by name
+
+    if sys.argv[1:2] == ["configs"]:
+        return configs_main(sys.argv[2:])
+    sys.argv[1:] = resolve_config_arguments(sys.argv[1:])
     if sys.argv[1:2] == ["kfold"]:
         from lightning_dl.workflow.command import kfold_main
 
