@@ -1,5 +1,7 @@
 # make train — install what is missing, then train the default model (a CNN on Fashion-MNIST)
 # make test  — install what is missing, then run the test suite
+# make docs  — install what is missing, rewrite the results pages from results/*.jsonl, build the site into site/
+#              (offline, --strict: a broken link fails it)
 # make bench — the benchmark: overhead against plain PyTorch, data pipeline, ablation, time to accuracy against
 #              the same recipe in a plain loop (about an hour on 2 idle cores)
 PYTHON ?= python3
@@ -8,7 +10,7 @@ BIN := $(VENV)/bin
 CONFIG ?= configs/classifiers/cnn_fashion_mnist.yaml
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: install dataset train test bench clean
+.PHONY: install dataset train test docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +35,12 @@ train: install
 test: install
 	WANDB_MODE=disabled $(BIN)/python -m pytest -q
 
+docs: install
+	$(BIN)/python scripts/results_tables.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: install
 	$(BIN)/python scripts/benchmark.py --with-plain-fast
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache site

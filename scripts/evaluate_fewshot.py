@@ -5,7 +5,7 @@ then evaluates it on episodes of the held-out classes (6–9: shirt, sneaker, ba
 settings, over ``--test-episodes`` episodes each with 15 queries per class, and prints a Markdown table
 (accuracy ± 1.96·std/√episodes).
 
-    python scripts/evaluate_fewshot.py                       # the README table (about 4 CPU-minutes of one core in all)
+    python scripts/evaluate_fewshot.py --record              # the docs' table (about 4 CPU-minutes of one core in all)
     python scripts/evaluate_fewshot.py --dataset digits --train-episodes 300 --test-episodes 200
 """
 
