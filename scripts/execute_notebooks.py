@@ -56,8 +56,23 @@ def clean_text(text: str, paths: list[str]) -> str:
     return text
 
 
+def shrink_png(data: str, colours: int = 64) -> str:
+    """A base64 PNG re-encoded with an adaptive palette of ``colours`` (grids and plots keep their look at a
+    fraction of the size), or the original when that is not smaller."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+    buffer = io.BytesIO()
+    image.quantize(colours).save(buffer, format="PNG", optimize=True)
+    smaller = base64.b64encode(buffer.getvalue()).decode()
+    return smaller if len(smaller) < len(data) else data
+
+
 def clean(nb: nbformat.NotebookNode, paths: list[str]) -> nbformat.NotebookNode:
-    """Drop stderr streams and execution timings; replace machine paths in every text output."""
+    """Drop stderr streams and execution timings; replace machine paths in every text output; shrink images."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -68,8 +83,11 @@ def clean(nb: nbformat.NotebookNode, paths: list[str]) -> nbformat.NotebookNode:
                 if output.name == "stderr":
                     continue
                 output.text = clean_text(output.text, paths)
-            elif "data" in output and "text/plain" in output.data:
-                output.data["text/plain"] = clean_text(output.data["text/plain"], paths)
+            elif "data" in output:
+                if "text/plain" in output.data:
+                    output.data["text/plain"] = clean_text(output.data["text/plain"], paths)
+                if "image/png" in output.data:
+                    output.data["image/png"] = shrink_png(output.data["image/png"])
             elif output.output_type == "error":
                 output.traceback = [clean_text(line, paths) for line in output.traceback]
             outputs.append(output)
@@ -94,8 +112,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, default=sorted((REPO / "notebooks").glob("*.ipynb")))
     parser.add_argument("--quick", action="store_true", help="LIGHTNING_DL_NOTEBOOK_QUICK=1: a few batches only")
+    parser.add_argument("--clean-only", action="store_true", help="do not run: only clean the saved outputs")
     args = parser.parse_args(argv)
     for path in args.notebooks:
+        if args.clean_only:
+            nbformat.write(clean(nbformat.read(path, as_version=4), machine_paths()), path)
+            print(f"{path}: {path.stat().st_size / 1024:.0f} KiB", flush=True)
+            continue
         start = time.perf_counter()
         nb, figures = execute(path, args.quick)
         nbformat.write(nb, path)

@@ -86,3 +86,34 @@ def test_a_shipped_config_trains_by_name_from_the_wheel(installed):
     completed = run([str(installed["script"]), "fit", "--config", "classifiers/cnn_digits", "--trainer.fast_dev_run",
                      "true", "--trainer.accelerator", "cpu"], cwd=installed["cwd"], env=installed["env"])
     assert "test/accuracy" in completed.stdout + completed.stderr
+
+
+# --- the name resolution itself, in this checkout (no wheel needed) ---------------------------------------------
+def test_config_names_resolve_to_the_shipped_files(tmp_path, monkeypatch):
+    from lightning_dl.configs import config_path, list_configs, resolve_config_arguments
+
+    monkeypatch.chdir(tmp_path)  # no configs/ here: names are looked up among the shipped configs
+    shipped = str(REPO / "configs" / "gans" / "dcgan.yaml")
+    assert "gans/dcgan" in list_configs() and "trainer/quick" in list_configs()
+    for spelling in ("gans/dcgan", "gans/dcgan.yaml", "configs/gans/dcgan.yaml", "./configs/gans/dcgan"):
+        assert resolve_config_arguments(["fit", "--config", spelling]) == ["fit", "--config", shipped]
+    assert resolve_config_arguments(["--config=gans/dcgan"]) == [f"--config={shipped}"]
+    untouched = ["fit", "--config", "{trainer: {max_epochs: 1}}", "--config", "mine/nothing.yaml",
+                 "--model.init_args.name", "gans/dcgan"]
+    assert resolve_config_arguments(untouched) == untouched  # inline YAML, unknown names, other options
+    (tmp_path / "gans").mkdir()
+    (tmp_path / "gans" / "dcgan.yaml").write_text("trainer: {}\n")
+    assert resolve_config_arguments(["--config", "gans/dcgan.yaml"]) == ["--config", "gans/dcgan.yaml"]  # a file wins
+    with pytest.raises(Exception, match="did you mean gans/dcgan"):
+        config_path("dcgan")
+
+
+def test_copy_configs_keeps_family_folders_and_refuses_to_overwrite(tmp_path):
+    from lightning_dl.configs import copy_configs
+    from lightning_dl.errors import ConfigurationError
+
+    written = copy_configs(["gans/dcgan", "trainer/quick"], tmp_path)
+    assert written == [tmp_path / "gans" / "dcgan.yaml", tmp_path / "trainer" / "quick.yaml"]
+    with pytest.raises(ConfigurationError, match="--force"):
+        copy_configs(["gans/dcgan"], tmp_path)
+    copy_configs(["gans/dcgan"], tmp_path, overwrite=True)
