@@ -1,6 +1,8 @@
 # make train — install what is missing, then train the default model (a CNN on Fashion-MNIST)
 # make test  — install what is missing, then run the whole test suite (what CI runs)
 # make test-quick — the same without the tests marked slow (a few minutes less, for the edit-test loop)
+# make docs  — install what is missing, rewrite the results pages from results/*.jsonl, build the site into site/
+#              (offline, --strict: a broken link fails it)
 # make bench — the benchmark: overhead against plain PyTorch, data pipeline, ablation, time to accuracy against
 #              the same recipe in a plain loop (about an hour on 2 idle cores)
 PYTHON ?= python3
@@ -9,7 +11,7 @@ BIN := $(VENV)/bin
 CONFIG ?= configs/classifiers/cnn_fashion_mnist.yaml
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: install dataset train test test-quick bench clean
+.PHONY: install dataset train test test-quick docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +39,12 @@ test: install
 test-quick: install
 	WANDB_MODE=disabled $(BIN)/python -m pytest -q -m "not slow"
 
+docs: install
+	$(BIN)/python scripts/results_tables.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: install
 	$(BIN)/python scripts/benchmark.py --with-plain-fast
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache site

@@ -2,6 +2,7 @@
 
     lightning-dl fit --config configs/classifiers/cnn_digits.yaml
     lightning-dl kfold --config configs/workflow/kfold_diabetes.yaml --folds 4
+    lightning-dl configs                      # the configs the package ships, by name
 
 It sits above both :mod:`lightning_dl.cli` (Lightning's subcommands) and :mod:`lightning_dl.workflow` (``kfold``),
 which itself builds on the CLI: nothing below imports this module.
@@ -15,6 +16,7 @@ import torch
 
 from lightning_dl.cli import cli_main
 from lightning_dl.cli_errors import user_errors_reported
+from lightning_dl.configs import configs_main, resolve_config_arguments
 from lightning_dl.workflow.command import kfold_main
 
 
@@ -27,7 +29,11 @@ def main() -> None:
     an active exception"; pytorch/pytorch#179291). A run that failed keeps its group, since destroying it while
     another rank may still be in a collective can hang.
     """
+    if sys.argv[1:2] == ["configs"]:  # list or copy the shipped configs
+        configs_main(sys.argv[2:])
+        return
     with user_errors_reported():  # a user's mistake: one `error:` line, status 2 (lightning_dl.cli_errors)
+        sys.argv[1:] = resolve_config_arguments(sys.argv[1:])  # a shipped config by name: classifiers/cnn_digits
         if sys.argv[1:2] == ["kfold"]:
             kfold_main(sys.argv[2:])
         else:

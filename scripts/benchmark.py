@@ -45,6 +45,7 @@ import json
 import math
 import os
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -72,6 +73,7 @@ import benchmark_overhead as overhead  # the two comparisons this script grew fr
 from lightning_dl.data import FashionMNISTDataModule
 from lightning_dl.models import Classifier
 from lightning_dl.models.recipes import random_crop, random_horizontal_flip
+from lightning_dl.results import add_record_argument, make_record, write_record
 
 FAST_CONFIG = REPO / "configs/classifiers/fast_fashion_mnist.yaml"
 FAST_095_CONFIG = REPO / "configs/classifiers/fast_fashion_mnist_095.yaml"
@@ -515,6 +517,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--plain-fast-run", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--with-plain-fast", action="store_true",
                         help="also time the fast recipe in a plain PyTorch loop (the anchor), as many epochs")
+    add_record_argument(parser, "benchmark")
     args = parser.parse_args(argv)
     for name in ("epochs", "repeats", "threads", "limit_batches", "plain_epochs", "fast_epochs", "ablation_batches"):
         value = getattr(args, name)
@@ -579,7 +582,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "benchmark.md").write_text(report + "\n")
     (args.output_dir / "benchmark.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    if args.record:
+        rows = records(results, args.record_table, None if argv is None else ["python", "scripts/benchmark.py", *argv])
+        for record in rows:
+            write_record(args.record, record)
+        print(f"Recorded {len(rows)} rows in {args.record}")
     return results
+
+
+def records(results: dict[str, Any], table: str | None = None, argv: list[str] | None = None) -> list[dict[str, Any]]:
+    """The benchmark's rows as ``results/`` records (:mod:`lightning_dl.results`): one per comparison, ablation
+    arm and time-to-accuracy run, in tables named after the section (``table`` prefixes them)."""
+    command = None if argv is None else shlex.join(argv)
+    prefix = f"{table}: " if table else ""
+    threads = {"threads": results["settings"]["threads"], "limit_batches": results["settings"]["limit_batches"]}
+    rows = []
+    for c in results.get("comparisons", []):
+        (first, first_s), (second, second_s) = list(c["median_s"].items())[:2]
+        metrics = {"contenders": f"{first} / {second}", "median s": first_s, "against, median s": second_s,
+                   "ratio": round(c["ratio"], 3), "goal": c["goal"], "met": "yes" if c["met"] else "no"}
+        rows.append(make_record("benchmark", prefix + "overhead and data pipeline", c["title"], metrics,
+                                command=command, settings={**threads, "load": [c.get("load_before"),
+                                                                                c.get("load_after")]}))
+    for a in results.get("ablation", []):
+        metrics = ({"test pass ms": round(1000 * a["test_pass_s"])} if "test_pass_s" in a else
+                   {"ms per batch, wall": round(a["wall_ms"]), "ms per batch, CPU": round(a["cpu_ms"])})
+        rows.append(make_record("benchmark", prefix + "ablation of the fast recipe", a["option"], metrics,
+                                command=command, settings={**threads, "load_before": a["load_before"]}))
+    for r in results.get("time_to_accuracy", []):
+        metrics: dict[str, Any] = {}
+        for t in THRESHOLDS:
+            hit = r["reached"][f"{t:.2f}"]
+            metrics[f"to {t:.2f}, min"] = round(hit["from_launch_s"] / 60, 1) if hit else "not reached"
+        metrics["final test accuracy"] = r["final_accuracy"]
+        metrics["epochs"] = len(r["epochs"])
+        metrics["peak RSS GiB"] = round(r["peak_rss"] / GIB, 2) if r["peak_rss"] else None
+        rows.append(make_record("benchmark", prefix + "time to accuracy", r["name"], metrics, command=command,
+                                settings={**threads, "run_command": r["command"], "epochs": r["epochs"]}))
+    return rows
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ then evaluates it on episodes of the held-out classes (6–9: shirt, sneaker, ba
 settings, over ``--test-episodes`` episodes each with 15 queries per class, and prints a Markdown table
 (accuracy ± 1.96·std/√episodes).
 
-    python scripts/evaluate_fewshot.py                       # the README table (about 4 CPU-minutes of one core in all)
+    python scripts/evaluate_fewshot.py --record              # the docs' table (about 4 CPU-minutes of one core in all)
     python scripts/evaluate_fewshot.py --dataset digits --train-episodes 300 --test-episodes 200
 """
 
@@ -22,11 +22,12 @@ import torch
 
 from lightning_dl.data import EpisodicDataModule
 from lightning_dl.models import Conv4, PrototypicalNetwork
+from lightning_dl.results import add_record_argument, make_record, write_record
 
 SETTINGS = [(2, 1), (2, 5), (4, 1), (4, 5)]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="fashion_mnist", choices=["fashion_mnist", "digits"])
     parser.add_argument("--train-episodes", type=int, default=800, help="training budget, in episodes (steps)")
@@ -38,7 +39,8 @@ def main() -> None:
     parser.add_argument("--test-queries", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    add_record_argument(parser, "fewshot")
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.environ.setdefault("WANDB_MODE", "disabled")
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
@@ -82,6 +84,26 @@ def main() -> None:
     print("|---|---|")
     for ways, shots, accuracy, ci in rows:
         print(f"| {ways}-way {shots}-shot | {100 * accuracy:.1f} ± {100 * ci:.1f} % |")
+
+    if args.record:
+        for record in records(rows, args, float(validation), train_time):
+            write_record(args.record, record)
+        print(f"\nRecorded {len(SETTINGS) // 2} rows in {args.record}")
+
+
+def records(rows: list[tuple[int, int, float, float]], args: argparse.Namespace, validation: float,
+            train_seconds: float) -> list[dict]:
+    """One ``results/`` record per number of ways, its columns the shots' accuracy and 95 % interval (in %)."""
+    table = args.record_table or (f"Prototypical network on {args.dataset}'s unseen classes: {args.train_episodes} "
+                                  f"training episodes, {args.test_episodes} test episodes")
+    by_ways: dict[int, dict[str, float]] = {}
+    for ways, shots, accuracy, ci in rows:
+        by_ways.setdefault(ways, {}).update({f"{shots}-shot accuracy %": round(100 * accuracy, 1),
+                                             f"{shots}-shot 95 % CI": round(100 * ci, 1)})
+    settings = {"arguments": vars(args) | {"record": str(args.record)}, "validation_accuracy": validation,
+                "train_seconds": round(train_seconds, 1)}
+    return [make_record("fewshot", table, f"{ways}-way", metrics, settings=settings)
+            for ways, metrics in by_ways.items()]
 
 
 if __name__ == "__main__":

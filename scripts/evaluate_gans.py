@@ -68,6 +68,7 @@ from lightning_dl.evaluation import (
     match_codes_to_classes,
 )
 from lightning_dl.models import ACGAN, CGAN, GAN, CycleGAN, InfoGAN
+from lightning_dl.results import add_record_argument, make_record, write_record
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "gans"
 VARIANTS = ["dcgan", "wgan", "wgan_gp", "lsgan", "cgan", "acgan", "infogan", "infogan_keras", "stackedgan", "cyclegan"]
@@ -344,6 +345,27 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines + [format_row(r) for r in results])
 
 
+def records(results: list[Result], args: argparse.Namespace, judge_info: dict[str, Any],
+            argv: list[str] | None = None) -> list[dict[str, Any]]:
+    """One ``results/`` record per row of the table (:mod:`lightning_dl.results`); the curve, class shares and
+    judge go into its settings."""
+    command = None if argv is None else shlex.join(["python", "scripts/evaluate_gans.py", *argv])
+    table_name = args.record_table or f"evaluate_gans.py, {describe_budget(args)}, {args.samples} samples"
+    rows = []
+    for r in results:
+        metrics = {"FID ↓": r.fid, "min class share": r.min_class_share,
+                   "conditional accuracy": r.conditional_accuracy}
+        if r.train_seconds:
+            metrics.update({"generator steps": r.generator_steps, "discriminator steps": r.discriminator_steps,
+                            "minutes": round(r.train_seconds / 60, 1)})
+        settings = {"budget": r.budget, "class_shares": r.class_shares, "class_accuracies": r.class_accuracies,
+                    "curve": r.curve, "extra": r.extra, "judge": judge_info,
+                    "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+        rows.append(make_record("gans", table_name, r.variant, metrics, command=command, settings=settings,
+                                note=r.note))
+    return rows
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -368,6 +390,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--data-dir", default="data", help="the DataModule's data_dir (falls back to the system copy)")
     parser.add_argument("--output", type=Path, default=Path("runs/gan_eval/results.json"), help="JSON results")
+    add_record_argument(parser, "gans")
     args = parser.parse_args(argv)
     if not (args.batches or args.generator_steps or args.minutes):
         parser.error("give a budget: --batches, --generator-steps or --minutes")
@@ -411,6 +434,10 @@ def main(argv: list[str] | None = None) -> None:
         "judge": saved_judge.info, "results": [asdict(r) for r in results],
         "table": table(results)}, indent=2) + "\n")
     print(f"Written to {args.output}")
+    if args.record:
+        for record in records(results, args, saved_judge.info, argv):
+            write_record(args.record, record)
+        print(f"Recorded {len(results)} rows in {args.record}")
 
 
 if __name__ == "__main__":
