@@ -31,12 +31,32 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lightning_dl.data.preprocessing import Preprocessor
+from lightning_dl.data.folds import check_folds
 from lightning_dl.data.splits import SplitKind, make_split
 from lightning_dl.data.transforms import stream_seed
 from lightning_dl.errors import ConfigurationError, DataValidationError, check_choice
 
 LabelFormat = Literal["integer", "one_hot", "float", "none"]
 Batch = tuple[Tensor, ...]
+
+
+def plain_python(value: Any) -> Any:
+    """``value`` with every numpy scalar as the Python value it holds (``np.str_`` as ``str``, ``np.int64`` as
+    ``int``), numpy arrays as lists, inside tuples, lists and dicts too.
+
+    What a DataModule knows travels into a model's arguments (the CLI links it), its hyperparameters and its
+    checkpoints; jsonargparse cannot represent numpy scalars there (``cannot represent an object np.str_``),
+    and a checkpoint loaded with ``weights_only=True`` refuses them.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return plain_python(value.tolist())
+    if isinstance(value, (tuple, list)):
+        return type(value)(plain_python(v) for v in value)
+    if isinstance(value, dict):
+        return {plain_python(k): plain_python(v) for k, v in value.items()}
+    return value
 
 
 def make_targets(labels: np.ndarray | None, label_format: LabelFormat, num_classes: int | None = None) -> Tensor | None:
@@ -228,6 +248,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         super().__init__()
         self.save_hyperparameters(ignore=list(self.not_hyperparameters))  # subclasses' arguments too
         check_choice("split", split, SplitKind)
+        if num_folds is not None:
+            check_folds(num_folds, fold)
         self.preprocessors: dict[str, Preprocessor] = {}
         self.train_set: InMemoryDataset | None = None
         self.val_set: InMemoryDataset | None = None
@@ -251,6 +273,56 @@ class InMemoryDataModule(pl.LightningDataModule):
     def build_dataset(self, stage: str, inputs: Any, labels: Any) -> InMemoryDataset:
         """The dataset of one stage (``train``, ``val`` or ``test``) from its raw inputs and labels."""
         raise NotImplementedError
+
+    # --- the split: settable on a DataModule that is not set up yet (k-fold sets each fold this way) ----
+    @property
+    def num_folds(self) -> int | None:
+        """Number of folds of a k-fold split (``None``: split by ``val_fraction``)."""
+        return self.hparams.num_folds
+
+    @num_folds.setter
+    def num_folds(self, value: int | None) -> None:
+        self.change_split(num_folds=value)
+
+    @property
+    def fold(self) -> int:
+        """Which fold of the k-fold split is the validation set."""
+        return self.hparams.fold
+
+    @fold.setter
+    def fold(self, value: int) -> None:
+        self.change_split(fold=value)
+
+    @property
+    def val_fraction(self) -> float:
+        """Share of the training set held out for validation when there are no folds (0: none)."""
+        return self.hparams.val_fraction
+
+    @val_fraction.setter
+    def val_fraction(self, value: float) -> None:
+        self.change_split(val_fraction=value)
+
+    def change_split(self, **settings: Any) -> None:
+        """Set several of ``num_folds``, ``fold`` and ``val_fraction`` at once (``dm.change_split(num_folds=5,
+        fold=2)``), checked together, before :meth:`setup`. They stay hyperparameters, so loggers and
+        checkpoints record the split that was used.
+
+        Raises:
+            ConfigurationError: An unknown setting, a value that does not fit, or a DataModule already set up.
+        """
+        unknown = set(settings) - {"num_folds", "fold", "val_fraction"}
+        if unknown:
+            raise ConfigurationError(f"change_split takes num_folds, fold and val_fraction, not {', '.join(unknown)}.")
+        if self._splits is not None:
+            raise ConfigurationError(f"{type(self).__name__} is already set up with its split: change "
+                                     f"{', '.join(settings)} on a new DataModule, before setup().")
+        hp = {**self.hparams, **settings}
+        make_split(hp["split"], hp["val_fraction"], hp["num_folds"], hp["fold"], hp["seed"])  # checks the fraction
+        if hp["num_folds"] is not None:
+            check_folds(hp["num_folds"], hp["fold"])
+        elif "fold" in settings:
+            raise ConfigurationError(f"fold={settings['fold']} needs a k-fold split: set num_folds too.")
+        self.hparams.update(settings)
 
     # --- the shared machinery ----------------------------------------------------------------------
     def split_indices(self, labels_or_n: np.ndarray | int, stratifiable: bool) -> tuple[np.ndarray, np.ndarray]:
