@@ -129,14 +129,15 @@ class Classifier(FastRecipeMixin, SupervisedModule):
     ) -> None:
         check_choice("head", head, Head)
         # Plain Python values before save_hyperparameters() reads them: numpy ones cannot go in a config.
-        input_shape, class_names = plain_python(tuple(input_shape)), plain_python(class_names)
+        input_shape = plain_python(tuple(input_shape))
+        class_names = None if class_names is None else tuple(str(c) for c in plain_python(list(class_names)))
         if head == "multiclass" and num_classes < 2:
             raise ConfigurationError(f"A multiclass head needs num_classes >= 2, got {num_classes}; "
                                      "for two classes in one unit use head: binary.")
         super().__init__(network, input_shape, 1 if head == "binary" else num_classes, optimizer, lr_scheduler, max_norm)
         self.save_hyperparameters()
         self.num_classes, self.head, self.label_smoothing = num_classes, head, label_smoothing
-        self.class_names = tuple(str(c) for c in class_names) if class_names else tuple(str(c) for c in range(num_classes))
+        self.class_names = class_names if class_names else tuple(str(c) for c in range(num_classes))
         self.configure_recipe(random_crop_padding, padding_mode, random_flip, flip_tta, channels_last, compile_network)
         # The first batch with a label outside the head, and that batch's smallest and largest label; kept on
         # the device and looked at only on logged steps and at the epoch's end, so checking costs no sync.
