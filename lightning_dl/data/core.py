@@ -30,8 +30,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from lightning_dl.data.preprocessing import Preprocessor
+from lightning_dl.data.batch_augmentation import BatchAugmentation
 from lightning_dl.data.folds import check_folds
+from lightning_dl.data.preprocessing import Preprocessor
 from lightning_dl.data.splits import SplitKind, make_split
 from lightning_dl.data.transforms import stream_seed
 from lightning_dl.errors import ConfigurationError, DataValidationError, check_choice
@@ -242,6 +243,11 @@ class InMemoryDataModule(pl.LightningDataModule):
     num_outputs: int | None = None
     class_names: tuple[str, ...] | None = None
     vocab_size: int | None = None
+    #: Augmentation of whole training batches on the device (random crop and flip), set by a subclass from its
+    #: settings; ``None`` is none. See :meth:`on_after_batch_transfer`.
+    batch_augmentation: BatchAugmentation | None = None
+    #: The seed of the run (``seed_everything``), read when training is set up; it seeds the batch augmentation.
+    _run_seed: int | None = None
 
     def __init__(self, batch_size: int = 128, val_fraction: float = 0.1, split: SplitKind = "auto",
                  num_folds: int | None = None, fold: int = 0, seed: int = 42, num_workers: int = 0) -> None:
@@ -334,6 +340,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.fetch()
 
     def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit"):
+            self._run_seed = torch.initial_seed()  # the seed_everything of this run, before anything reseeds
         if self._splits is None:
             self._splits = self.load_splits()
         if not all(p.fitted for p in self.preprocessors.values()):
@@ -403,6 +411,26 @@ class InMemoryDataModule(pl.LightningDataModule):
         loader = ResumableDataLoader(dataset, sampler=sampler, **settings)
         loader.progress = self._training_progress
         return loader
+
+    # --- device-side augmentation of training batches -------------------------------------------------
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Apply :attr:`batch_augmentation` to the inputs of training batches, on the device they reached;
+        validation, test and predict batches (and training batches outside a fit) are left as they are."""
+        augmentation, trainer = self.batch_augmentation, self.trainer
+        if augmentation is None or not augmentation.active or trainer is None or not trainer.training \
+                or not isinstance(batch, (tuple, list)):
+            return batch
+        images, *rest = batch
+        images = augmentation(images, self.batch_seed())
+        return [images, *rest] if isinstance(batch, list) else (images, *rest)
+
+    def batch_seed(self) -> int:
+        """The seed of the training batch being transferred: the run's seed, this process's rank and the number of
+        training batches fetched in the run up to this one (the loop's progress, which a checkpoint restores)."""
+        trainer = self.trainer
+        fetched = trainer.fit_loop.epoch_loop.batch_progress.total.ready
+        seed = torch.initial_seed() if self._run_seed is None else self._run_seed
+        return stream_seed(seed, trainer.global_rank, fetched) >> 1
 
     def _training_progress(self) -> tuple[int, int]:
         """The training epoch and how many of its batches the trainer has finished."""
