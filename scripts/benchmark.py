@@ -72,7 +72,7 @@ import benchmark_overhead as overhead  # the two comparisons this script grew fr
 
 from lightning_dl.data import FashionMNISTDataModule
 from lightning_dl.models import Classifier
-from lightning_dl.models.recipes import random_crop, random_horizontal_flip
+from lightning_dl.data.batch_augmentation import BatchAugmentation, random_crop, random_horizontal_flip
 from lightning_dl.results import add_record_argument, make_record, write_record
 
 FAST_CONFIG = REPO / "configs/classifiers/fast_fashion_mnist.yaml"
@@ -203,8 +203,8 @@ def run_plain_fast(path: Path, epochs: int, limit_batches: int | None) -> None:
     from lightning_dl.nn import CompactNet
 
     recipe = yaml.safe_load(FAST_CONFIG.read_text())
-    model_args = recipe["model"]["init_args"]
-    dm = FashionMNISTDataModule(seed=overhead.SEED, **recipe["data"]["init_args"])
+    model_args, data_args = recipe["model"]["init_args"], recipe["data"]["init_args"]
+    dm = FashionMNISTDataModule(seed=overhead.SEED, **data_args)
 
     def build(steps: int) -> tuple[nn.Module, Callable]:
         model = CompactNet(dm.input_shape, dm.num_classes, **model_args["network"]["init_args"])
@@ -213,7 +213,7 @@ def run_plain_fast(path: Path, epochs: int, limit_batches: int | None) -> None:
                                                         **model_args["lr_scheduler"]["init_args"])
 
         def train_step(x: Tensor, y: Tensor, generator: torch.Generator) -> None:
-            x = random_crop(x, model_args["random_crop_padding"], model_args["padding_mode"], generator)
+            x = random_crop(x, data_args["random_crop_padding"], data_args["padding_mode"], generator)
             x = random_horizontal_flip(x, generator)
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(x), y, label_smoothing=model_args["label_smoothing"]).backward()
@@ -379,6 +379,20 @@ def fast_model(config: dict[str, Any], dm: FashionMNISTDataModule, **changes: An
 def time_batches(config: dict[str, Any], dm: FashionMNISTDataModule, batches: int, precision: str,
                  **changes: Any) -> dict[str, float]:
     """Median wall/CPU time per training batch of the fast config with ``changes``, after two warm-up batches."""
+    augmentation = dm.batch_augmentation
+    crop_and_flip = {k: changes.pop(k) for k in ("random_crop_padding", "random_flip") if k in changes}
+    if crop_and_flip:  # the recipe's crop + flip are the DataModule's
+        dm.batch_augmentation = BatchAugmentation(**{"random_crop_padding": augmentation.random_crop_padding,
+                                                     "padding_mode": augmentation.padding_mode,
+                                                     "random_flip": augmentation.random_flip, **crop_and_flip})
+    try:
+        return _time_batches(config, dm, batches, precision, **changes)
+    finally:
+        dm.batch_augmentation = augmentation
+
+
+def _time_batches(config: dict[str, Any], dm: FashionMNISTDataModule, batches: int, precision: str,
+                  **changes: Any) -> dict[str, float]:
     pl.seed_everything(overhead.SEED, verbose=False)
     model, timer = fast_model(config, dm, **changes), BatchTimer()
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,

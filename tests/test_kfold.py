@@ -89,13 +89,14 @@ def test_impossible_folds_are_configuration_errors(call):
 def kfold_run(tmp_path_factory):
     """Run 3 tiny folds with fold 2 crashing, then the same command again; keep what each saw and wrote."""
     output = tmp_path_factory.mktemp("kfold") / "digits"
-    fits: list[tuple[list[str], object]] = []
+    fits: list[tuple[str, object]] = []
+    original_train = cross_validation.train
 
-    def recording_cli_main(args, *more, **kwargs):
-        fits.append((args, None))
-        cli = lightning_dl.cli.cli_main(args, *more, **kwargs)
-        fits[-1] = (args, cli)
-        return cli
+    def recording_train(cli, base, name, *args, **kwargs):
+        fits.append((name, None))
+        fit = original_train(cli, base, name, *args, **kwargs)
+        fits[-1] = (name, fit)
+        return fit
 
     original_step = Classifier.training_step
 
@@ -106,11 +107,11 @@ def kfold_run(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(output.parent)
-        patch.setattr(cross_validation, "cli_main", recording_cli_main)
+        patch.setattr(cross_validation, "train", recording_train)
         patch.setattr(Classifier, "training_step", crash_in_fold_2)
         with pytest.raises(KFoldError) as failed:
             run_kfold(TINY, folds=3, output=output)
-        first_fits = [args for args, _ in fits]
+        first_fits = [name for name, _ in fits]
         results = {k: (output / f"fold_{k}" / "result.json") for k in range(3)}
         stamps = {k: path.stat().st_mtime_ns for k, path in results.items() if path.is_file()}
         patch.setattr(Classifier, "training_step", original_step)
@@ -119,21 +120,23 @@ def kfold_run(tmp_path_factory):
                            rerun_fits=fits[len(first_fits):], results=results)
 
 
-def fold_of(args: list[str]) -> str:
-    """The fold a fit was given ("final" when none)."""
-    return args[args.index("--data.init_args.fold") + 1] if "--data.init_args.fold" in args else "final"
+def fold_of(name: str) -> str:
+    """The fold a training was ("final" for the final model)."""
+    return name.removeprefix("fold-")
 
 
 def test_a_failing_fold_is_reported_by_number_and_the_finished_folds_are_kept(kfold_run):
     error = kfold_run.error
     assert [f["fold"] for f in error.failed_folds] == [2] and "simulated crash" in error.failed_folds[0]["error"]
     assert "(2)" in str(error) and "rerun" in str(error)
-    assert [fold_of(args) for args in kfold_run.first_fits] == ["0", "1", "2"]  # no final model after a failure
+    assert [fold_of(name) for name in kfold_run.first_fits] == ["0", "1", "2"]  # no final model after a failure
     assert sorted(kfold_run.stamps) == [0, 1]  # fold 2 left no result to resume from
 
 
 def test_a_rerun_resumes_at_the_unfinished_fold(kfold_run):
-    assert [fold_of(args) for args, _ in kfold_run.rerun_fits] == ["2", "final"]  # folds 0 and 1 not retrained
+    assert [fold_of(name) for name, _ in kfold_run.rerun_fits] == ["2", "final"]  # folds 0 and 1 not retrained
+    fold_2 = kfold_run.rerun_fits[0][1].datamodule  # the workflow set the fold on the DataModule it built
+    assert (fold_2.num_folds, fold_2.fold) == (3, 2) and len(fold_2.val_set) == kfold_run.summary["folds"][2]["val_size"]
     assert {k: kfold_run.results[k].stat().st_mtime_ns for k in (0, 1)} == kfold_run.stamps
     assert kfold_run.summary["failed_folds"] == [] and len(kfold_run.summary["folds"]) == 3
 
@@ -166,6 +169,7 @@ def test_the_averaged_curve_has_one_value_per_epoch_and_picks_the_epoch(kfold_ru
 
 def test_the_final_model_trains_on_all_training_data_and_is_tested(kfold_run):
     (_, cli), = [fit for fit in kfold_run.rerun_fits if fold_of(fit[0]) == "final"]
+    assert cli.datamodule.num_folds is None and cli.datamodule.val_fraction == 0
     assert len(cli.datamodule.train_set) == len(load_digits().train_labels) == kfold_run.summary["final"]["train_size"]
     assert cli.trainer.current_epoch == kfold_run.summary["final_epochs"]  # trained exactly the chosen epochs
     assert kfold_run.summary["test_score"] == kfold_run.summary["test"]["test/loss"] and \

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
 import torch
 
 from data_helpers import TinyClassifier, quiet_trainer
-from lightning_dl.data import TabularDataModule
+from lightning_dl.cli import LINKED_ATTRIBUTES, cli_main
+from lightning_dl.data import ArrayDataModule, DigitsDataModule, TabularDataModule
+from lightning_dl.models import Classifier, Regressor
+from lightning_dl.nn import MLP
+from lightning_dl.workflow.command import kfold_main
 from lightning_dl.errors import ConfigurationError, DatasetNotFoundError, DataValidationError
 
 RNG = np.random.default_rng(0)
@@ -197,3 +202,74 @@ def test_fitted_scalers_travel_in_the_state_dict_and_data_stays_out_of_hyperpara
     raw_test_rows = torch.as_tensor(other.load_splits()["test"][0])
     assert torch.allclose(other.test_set.inputs, (raw_test_rows - source.features.shift) / source.features.scale)
     assert not torch.allclose(other.test_set.inputs, (raw_test_rows - raw_test_rows.mean(0)) / raw_test_rows.std(0))
+
+
+# --- text labels through the command line; what travels from the data into the model is plain Python --------
+def is_plain(value) -> bool:
+    """Built of plain Python values only (``np.str_`` and ``np.int64`` subclass ``str`` and ``int``: not plain)."""
+    if isinstance(value, (tuple, list)):
+        return all(is_plain(v) for v in value)
+    return type(value) in (str, int, float, bool, type(None))
+
+
+@pytest.fixture
+def text_labels_csv(tmp_path):
+    """Three species named by text, separable by the two features."""
+    rows = [[f"{RNG.normal() + i % 3:.4f}", f"{RNG.normal() - i % 3:.4f}", ["setosa", "versicolor", "virginica"][i % 3]]
+            for i in range(90)]
+    return write_csv(tmp_path / "species.csv", ["petal", "sepal", "species"], rows)
+
+
+def text_label_run(path) -> list[str]:
+    return ["--model", "lightning_dl.models.Classifier", "--model.network", "lightning_dl.nn.MLP",
+            "--model.network.hidden_sizes", "[8]", "--data", "lightning_dl.data.TabularDataModule",
+            "--data.data", str(path), "--data.target_column", "species", "--data.batch_size", "16",
+            "--trainer.max_epochs", "2", "--trainer.accelerator", "cpu", "--trainer.logger", "false",
+            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+
+
+def test_a_csv_with_text_labels_trains_through_lightning_dl_fit(text_labels_csv, tmp_path):
+    """jsonargparse refused the linked class names (np.str_) before training: `cannot represent an object`."""
+    cli = cli_main(["fit", *text_label_run(text_labels_csv), "--checkpoint.dirpath", str(tmp_path / "checkpoints")])
+    assert cli.trainer.state.finished and "test/accuracy" in cli.trainer.callback_metrics
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)  # numpy values would be refused
+    names = checkpoint["hyper_parameters"]["class_names"]
+    assert tuple(names) == ("setosa", "versicolor", "virginica") and is_plain(names)
+
+
+def test_a_csv_with_text_labels_runs_through_lightning_dl_kfold(text_labels_csv, tmp_path):
+    kfold_main([*text_label_run(text_labels_csv), "--folds", "2", "--output", str(tmp_path / "cv")])
+    summary = json.loads((tmp_path / "cv" / "summary.json").read_text())
+    assert [f["fold"] for f in summary["folds"]] == [0, 1] and summary["failed_folds"] == []
+    assert summary["final"]["epochs"] >= 1 and "test/accuracy" in summary["test"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda csv_path: TabularDataModule(data=csv_path, target_column="species"),
+    lambda csv_path: TabularDataModule(data=csv_path, target_column="species", feature_columns=["petal"]),
+    lambda csv_path: TabularDataModule(features=RNG.normal(size=(40, 3)), targets=np.arange(40) % 4),
+    lambda csv_path: TabularDataModule(features=RNG.normal(size=(40, 3)), targets=np.array(["a", "b"] * 20, dtype=object)),
+    lambda csv_path: TabularDataModule(features=RNG.normal(size=(40, 3)), targets=RNG.normal(size=(40, 2))),
+    lambda csv_path: TabularDataModule(dataset="wine"),
+    lambda csv_path: TabularDataModule(dataset="diabetes"),
+    lambda csv_path: ArrayDataModule(RNG.integers(0, 255, (60, 8, 8), dtype=np.uint8), np.arange(60) % 3,
+                                     RNG.integers(0, 255, (6, 8, 8), dtype=np.uint8), np.arange(6) % 3),
+    lambda csv_path: DigitsDataModule(),
+])
+def test_every_value_linked_into_the_model_is_plain_python(make, text_labels_csv):
+    dm = make(text_labels_csv)
+    for stage in (None, "fit"):  # before setup (what the CLI links) and after
+        if stage:
+            dm.setup(stage)
+        values = {name: getattr(dm, name, None) for name in LINKED_ATTRIBUTES}
+        assert all(is_plain(v) for v in values.values()), values
+        assert values["num_classes"] is not None or values["num_outputs"] is not None
+
+
+def test_a_classifier_keeps_numpy_class_names_and_shapes_as_plain_python():
+    model = Classifier(MLP, input_shape=np.array([4]), num_classes=2, class_names=np.array(["no", "yes"]))
+    assert model.hparams["class_names"] == ("no", "yes") and is_plain(model.hparams["class_names"])
+    assert model.hparams["input_shape"] == (4,) and is_plain(model.hparams["input_shape"])
+    assert model.class_names == ("no", "yes") and is_plain(model.class_names)
+    regressor = Regressor(MLP, input_shape=(np.int64(3),), num_outputs=np.int64(2))
+    assert is_plain(regressor.hparams["input_shape"]) and is_plain(regressor.hparams["num_outputs"])

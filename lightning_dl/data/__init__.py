@@ -6,6 +6,7 @@ split and train-only augmentation (:mod:`~lightning_dl.data.transforms`), in-mem
 (:mod:`~lightning_dl.data.core`).
 """
 
+from lightning_dl.data.batch_augmentation import BatchAugmentation
 from lightning_dl.data.core import (EpochShuffleSampler, EvaluationSampler, InMemoryDataModule, InMemoryDataset,
                                     make_targets)
 from lightning_dl.data.episodes import EpisodeDataset, EpisodeSampler, EpisodicDataModule
@@ -22,7 +23,7 @@ from lightning_dl.data.unpaired import UnpairedDataModule, load_svhn
 from lightning_dl.data.vision import ArrayDataModule, DigitsDataModule, FashionMNISTDataModule, MNISTDataModule
 
 __all__ = [
-    "AllData", "ArrayDataModule", "ChronologicalSplit", "DigitsDataModule", "EpochShuffleSampler",
+    "AllData", "ArrayDataModule", "BatchAugmentation", "ChronologicalSplit", "DigitsDataModule", "EpochShuffleSampler",
     "EvaluationSampler", "FashionMNISTDataModule", "FeatureNormalization", "ImageArrays", "ImageDataModule",
     "InMemoryDataModule", "InMemoryDataset", "MNISTDataModule", "Normalization", "Preprocessor", "SeriesScaler",
     "ShuffledKFold", "ShuffledSplit", "StratifiedKFold", "StratifiedShuffleSplit", "TableArrays",

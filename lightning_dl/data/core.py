@@ -30,6 +30,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from lightning_dl.data.batch_augmentation import BatchAugmentation
+from lightning_dl.data.folds import check_folds
 from lightning_dl.data.preprocessing import Preprocessor
 from lightning_dl.data.splits import SplitKind, make_split
 from lightning_dl.data.transforms import stream_seed
@@ -37,6 +39,25 @@ from lightning_dl.errors import ConfigurationError, DataValidationError, check_c
 
 LabelFormat = Literal["integer", "one_hot", "float", "none"]
 Batch = tuple[Tensor, ...]
+
+
+def plain_python(value: Any) -> Any:
+    """``value`` with every numpy scalar as the Python value it holds (``np.str_`` as ``str``, ``np.int64`` as
+    ``int``), numpy arrays as lists, inside tuples, lists and dicts too.
+
+    What a DataModule knows travels into a model's arguments (the CLI links it), its hyperparameters and its
+    checkpoints; jsonargparse cannot represent numpy scalars there (``cannot represent an object np.str_``),
+    and a checkpoint loaded with ``weights_only=True`` refuses them.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return plain_python(value.tolist())
+    if isinstance(value, (tuple, list)):
+        return type(value)(plain_python(v) for v in value)
+    if isinstance(value, dict):
+        return {plain_python(k): plain_python(v) for k, v in value.items()}
+    return value
 
 
 def make_targets(labels: np.ndarray | None, label_format: LabelFormat, num_classes: int | None = None) -> Tensor | None:
@@ -222,6 +243,11 @@ class InMemoryDataModule(pl.LightningDataModule):
     num_outputs: int | None = None
     class_names: tuple[str, ...] | None = None
     vocab_size: int | None = None
+    #: Augmentation of whole training batches on the device (random crop and flip), set by a subclass from its
+    #: settings; ``None`` is none. See :meth:`on_after_batch_transfer`.
+    batch_augmentation: BatchAugmentation | None = None
+    #: The seed of the run (``seed_everything``), read when training is set up; it seeds the batch augmentation.
+    _run_seed: int | None = None
 
     def __init__(self, batch_size: int = 128, val_fraction: float = 0.1, split: SplitKind = "auto",
                  num_folds: int | None = None, fold: int = 0, seed: int = 42, num_workers: int = 0) -> None:
@@ -230,6 +256,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         check_choice("split", split, SplitKind)
         if batch_size < 1:
             raise ConfigurationError(f"batch_size={batch_size} must be at least 1 (samples per batch).")
+        if num_folds is not None:
+            check_folds(num_folds, fold)
         self.preprocessors: dict[str, Preprocessor] = {}
         self.train_set: InMemoryDataset | None = None
         self.val_set: InMemoryDataset | None = None
@@ -254,6 +282,56 @@ class InMemoryDataModule(pl.LightningDataModule):
         """The dataset of one stage (``train``, ``val`` or ``test``) from its raw inputs and labels."""
         raise NotImplementedError
 
+    # --- the split: settable on a DataModule that is not set up yet (k-fold sets each fold this way) ----
+    @property
+    def num_folds(self) -> int | None:
+        """Number of folds of a k-fold split (``None``: split by ``val_fraction``)."""
+        return self.hparams.num_folds
+
+    @num_folds.setter
+    def num_folds(self, value: int | None) -> None:
+        self.change_split(num_folds=value)
+
+    @property
+    def fold(self) -> int:
+        """Which fold of the k-fold split is the validation set."""
+        return self.hparams.fold
+
+    @fold.setter
+    def fold(self, value: int) -> None:
+        self.change_split(fold=value)
+
+    @property
+    def val_fraction(self) -> float:
+        """Share of the training set held out for validation when there are no folds (0: none)."""
+        return self.hparams.val_fraction
+
+    @val_fraction.setter
+    def val_fraction(self, value: float) -> None:
+        self.change_split(val_fraction=value)
+
+    def change_split(self, **settings: Any) -> None:
+        """Set several of ``num_folds``, ``fold`` and ``val_fraction`` at once (``dm.change_split(num_folds=5,
+        fold=2)``), checked together, before :meth:`setup`. They stay hyperparameters, so loggers and
+        checkpoints record the split that was used.
+
+        Raises:
+            ConfigurationError: An unknown setting, a value that does not fit, or a DataModule already set up.
+        """
+        unknown = set(settings) - {"num_folds", "fold", "val_fraction"}
+        if unknown:
+            raise ConfigurationError(f"change_split takes num_folds, fold and val_fraction, not {', '.join(unknown)}.")
+        if self._splits is not None:
+            raise ConfigurationError(f"{type(self).__name__} is already set up with its split: change "
+                                     f"{', '.join(settings)} on a new DataModule, before setup().")
+        hp = {**self.hparams, **settings}
+        make_split(hp["split"], hp["val_fraction"], hp["num_folds"], hp["fold"], hp["seed"])  # checks the fraction
+        if hp["num_folds"] is not None:
+            check_folds(hp["num_folds"], hp["fold"])
+        elif "fold" in settings:
+            raise ConfigurationError(f"fold={settings['fold']} needs a k-fold split: set num_folds too.")
+        self.hparams.update(settings)
+
     # --- the shared machinery ----------------------------------------------------------------------
     def split_indices(self, labels_or_n: np.ndarray | int, stratifiable: bool) -> tuple[np.ndarray, np.ndarray]:
         """Train/validation indices by the configured split strategy."""
@@ -264,6 +342,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.fetch()
 
     def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit"):
+            self._run_seed = torch.initial_seed()  # the seed_everything of this run, before anything reseeds
         if self._splits is None:
             self._splits = self.load_splits()
         if not all(p.fitted for p in self.preprocessors.values()):
@@ -333,6 +413,26 @@ class InMemoryDataModule(pl.LightningDataModule):
         loader = ResumableDataLoader(dataset, sampler=sampler, **settings)
         loader.progress = self._training_progress
         return loader
+
+    # --- device-side augmentation of training batches -------------------------------------------------
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Apply :attr:`batch_augmentation` to the inputs of training batches, on the device they reached;
+        validation, test and predict batches (and training batches outside a fit) are left as they are."""
+        augmentation, trainer = self.batch_augmentation, self.trainer
+        if augmentation is None or not augmentation.active or trainer is None or not trainer.training \
+                or not isinstance(batch, (tuple, list)):
+            return batch
+        images, *rest = batch
+        images = augmentation(images, self.batch_seed())
+        return [images, *rest] if isinstance(batch, list) else (images, *rest)
+
+    def batch_seed(self) -> int:
+        """The seed of the training batch being transferred: the run's seed, this process's rank and the number of
+        training batches fetched in the run up to this one (the loop's progress, which a checkpoint restores)."""
+        trainer = self.trainer
+        fetched = trainer.fit_loop.epoch_loop.batch_progress.total.ready
+        seed = torch.initial_seed() if self._run_seed is None else self._run_seed
+        return stream_seed(seed, trainer.global_rank, fetched) >> 1
 
     def _training_progress(self) -> tuple[int, int]:
         """The training epoch and how many of its batches the trainer has finished."""

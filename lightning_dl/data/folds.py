@@ -15,10 +15,21 @@ from lightning_dl.errors import ConfigurationError
 Fold = tuple[np.ndarray, np.ndarray]
 
 
-def _check(num_samples: int, num_folds: int) -> None:
-    if not 2 <= num_folds <= num_samples:
+def check_folds(num_folds: int, fold: int | None = None, num_samples: int | None = None) -> None:
+    """The one check of a k-fold setting, wherever it is given (a DataModule's ``num_folds``/``fold``, a split
+    strategy, ``lightning-dl kfold --folds``): at least 2 folds, no more than samples, ``0 <= fold < num_folds``.
+
+    Raises:
+        ConfigurationError: Saying which value is wrong and what would fit.
+    """
+    if isinstance(num_folds, bool) or not isinstance(num_folds, (int, np.integer)) or num_folds < 2:
+        raise ConfigurationError(f"num_folds={num_folds!r}: k-fold cross-validation needs an integer num_folds >= 2.")
+    if num_samples is not None and num_folds > num_samples:
         raise ConfigurationError(f"num_folds={num_folds} does not fit {num_samples} samples: need "
                                  "2 <= num_folds <= the number of samples.")
+    if fold is not None and not 0 <= fold < num_folds:
+        raise ConfigurationError(f"fold={fold} does not exist with num_folds={num_folds}: the folds are numbered "
+                                 f"0 to {num_folds - 1}.")
 
 
 def _pairs(assignment: np.ndarray, num_folds: int) -> list[Fold]:
@@ -38,7 +49,7 @@ def kfold(num_samples: int, num_folds: int, seed: int = 42) -> list[Fold]:
     Returns:
         ``num_folds`` pairs of sorted ``(train_indices, val_indices)``.
     """
-    _check(num_samples, num_folds)
+    check_folds(num_folds, num_samples=num_samples)
     order = np.random.default_rng(seed).permutation(num_samples)
     assignment = np.empty(num_samples, dtype=np.int64)
     for k, block in enumerate(np.array_split(order, num_folds)):
@@ -66,10 +77,20 @@ def stratified_kfold(labels: np.ndarray, num_folds: int, seed: int = 42) -> list
     if labels.ndim != 1:
         raise ConfigurationError(f"stratified_kfold needs one class label per sample (shape (N,)), got shape "
                                  f"{labels.shape}; for one-hot labels pass labels.argmax(1).")
-    _check(len(labels), num_folds)
+    check_folds(num_folds, num_samples=len(labels))
     rng = np.random.default_rng(seed)
     _, classes = np.unique(labels, return_inverse=True)
     dealt = np.concatenate([rng.permutation(np.flatnonzero(classes == c)) for c in range(classes.max() + 1)])
     assignment = np.empty(len(labels), dtype=np.int64)
     assignment[dealt] = np.arange(len(labels)) % num_folds
     return _pairs(assignment, num_folds)
+
+
+def fold_indices(labels_or_n: np.ndarray | int, num_folds: int, fold: int, seed: int = 42,
+                 stratified: bool = False) -> Fold:
+    """Fold ``fold`` of :func:`stratified_kfold` (``stratified``, from class labels) or of :func:`kfold` (from the
+    labels or the number of samples): the ``(train_indices, val_indices)`` the data core's k-fold splits use."""
+    check_folds(num_folds, fold)
+    if stratified:
+        return stratified_kfold(labels_or_n, num_folds, seed)[fold]
+    return kfold(int(labels_or_n) if np.isscalar(labels_or_n) else len(labels_or_n), num_folds, seed)[fold]

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lightning_dl.data.batch_augmentation import BatchAugmentation, PaddingMode
 from lightning_dl.data.core import InMemoryDataModule, InMemoryDataset, LabelFormat, make_targets
 from lightning_dl.data.preprocessing import Normalization, NormalizationMode
 from lightning_dl.data.sources import ImageArrays
@@ -97,6 +98,10 @@ class ImageDataModule(InMemoryDataModule):
         transforms: deterministic albumentations transforms for every split, applied before the
             normalisation is fitted, e.g. ``[{"Resize": {"height": 32, "width": 32}}, {"ToRGB": {}}]``.
         augmentation: albumentations transforms for the train split only, e.g. ``[{"HorizontalFlip": {"p": 0.5}}]``.
+        random_crop_padding: Pad training batches by this many pixels and crop them back at a random offset per
+            image, whole batches at a time on the device; 0 is off (:mod:`lightning_dl.data.batch_augmentation`).
+        padding_mode: ``reflect`` or ``zeros``: how the random crop pads.
+        random_flip: Mirror each training image left to right with probability 0.5, whole batches on the device.
         label_format: ``integer`` class indices, ``one_hot`` vectors, ``float`` regression targets (N, k),
             or ``none`` (batches are ``(images,)``: GANs, autoencoders).
         layout: ``image`` (C, H, W) for CNNs, ``flat`` (H·W·C) for MLPs, ``sequence`` (H, W·C) for RNNs.
@@ -121,6 +126,9 @@ class ImageDataModule(InMemoryDataModule):
         normalization: NormalizationMode = "standardize",
         transforms: TransformSpec | None = None,
         augmentation: AugmentationSpec | None = None,
+        random_crop_padding: int = 0,
+        padding_mode: PaddingMode = "reflect",
+        random_flip: bool = False,
         label_format: LabelFormat = "integer",
         layout: Layout = "image",
         num_folds: int | None = None,
@@ -135,6 +143,7 @@ class ImageDataModule(InMemoryDataModule):
         self.preprocessors = {"normalization": self.normalization}
         self.transforms = build_transforms(transforms, what="transform")  # fail early on a bad pipeline
         self.augment = build_transforms(augmentation, seed, "augmentation")
+        self.batch_augmentation = BatchAugmentation(random_crop_padding, padding_mode, random_flip)
         self._precomputed = True
 
     # --- what subclasses provide -------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from lightning_dl.data.folds import kfold, stratified_kfold
+from lightning_dl.data.folds import fold_indices
 from lightning_dl.errors import ConfigurationError, check_choice
 
 #: ``auto`` stratifies when there are class labels and shuffles otherwise.
@@ -44,11 +44,6 @@ def _check_fraction(val_fraction: float) -> None:
     if not 0 < val_fraction < 1:
         raise ConfigurationError(f"val_fraction={val_fraction} must lie strictly between 0 and 1 "
                                  "(or be 0 for no validation set).")
-
-
-def _check_folds(num_folds: int, fold: int) -> None:
-    if num_folds < 2 or not 0 <= fold < num_folds:
-        raise ConfigurationError(f"num_folds={num_folds}, fold={fold}: need num_folds >= 2 and 0 <= fold < num_folds.")
 
 
 def _class_labels(labels_or_n: np.ndarray | int, strategy: str) -> np.ndarray:
@@ -85,8 +80,8 @@ class StratifiedKFold:
     seed: int = 42
 
     def __call__(self, labels_or_n: np.ndarray | int) -> Indices:
-        _check_folds(self.num_folds, self.fold)
-        return stratified_kfold(_class_labels(labels_or_n, "stratified k-fold"), self.num_folds, self.seed)[self.fold]
+        labels = _class_labels(labels_or_n, "stratified k-fold")
+        return fold_indices(labels, self.num_folds, self.fold, self.seed, stratified=True)
 
 
 @dataclass(frozen=True)
@@ -113,8 +108,7 @@ class ShuffledKFold:
     seed: int = 42
 
     def __call__(self, labels_or_n: np.ndarray | int) -> Indices:
-        _check_folds(self.num_folds, self.fold)
-        return kfold(_length(labels_or_n), self.num_folds, self.seed)[self.fold]
+        return fold_indices(_length(labels_or_n), self.num_folds, self.fold, self.seed)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 import torch
 
-from lightning_dl.data.core import InMemoryDataModule, InMemoryDataset, LabelFormat, make_targets
+from lightning_dl.data.core import InMemoryDataModule, InMemoryDataset, LabelFormat, make_targets, plain_python
 from lightning_dl.data.preprocessing import FeatureNormalization, ScalingMode
 from lightning_dl.data.sources import TableArrays, TableTask, load_table
 from lightning_dl.data.splits import SplitKind, make_split
@@ -181,7 +181,7 @@ class TabularDataModule(InMemoryDataModule):
 
     @property
     def class_names(self) -> tuple[str, ...] | None:
-        return self.tables[0].class_names
+        return plain_python(self.tables[0].class_names)
 
     @property
     def num_classes(self) -> int | None:
@@ -191,7 +191,7 @@ class TabularDataModule(InMemoryDataModule):
     def num_outputs(self) -> int | None:
         """Regression outputs (number of target columns); ``None`` for classification."""
         targets = self.tables[0].targets
-        return (1 if targets.ndim == 1 else targets.shape[1]) if self.task == "regression" else None
+        return (1 if targets.ndim == 1 else int(targets.shape[1])) if self.task == "regression" else None
 
     @property
     def label_format(self) -> LabelFormat:
@@ -276,9 +276,11 @@ class TabularDataModule(InMemoryDataModule):
         if missing.any():
             raise DataValidationError(f"Target column {name!r} has no value in {int(missing.sum())} rows (first at "
                                       f"row {int(np.argmax(missing))}); drop those rows before training.")
-        texts = np.array([str(v).strip() for v in values])
+        # Plain Python strings (not numpy's np.str_): class names travel into the model's arguments, its
+        # hyperparameters and checkpoints, which jsonargparse and yaml cannot represent numpy scalars in.
+        texts = [str(v).strip() for v in values.tolist()]
         if values.dtype != object or all(_is_integer(t) for t in texts):  # numeric classes sort as numbers
-            texts = np.array([str(int(float(t))) for t in texts])
+            texts = [str(int(float(t))) for t in texts]
             classes = sorted(set(texts), key=int) if train is None else list(train.class_names)
         else:
             classes = sorted(set(texts)) if train is None else list(train.class_names)
@@ -286,7 +288,7 @@ class TabularDataModule(InMemoryDataModule):
         unknown = sorted(set(texts) - set(index))
         if unknown:
             raise DataValidationError(f"Test targets hold classes the training rows never show: {', '.join(unknown)}.")
-        return np.array([index[t] for t in texts], dtype=np.int64), tuple(classes)
+        return np.array([index[t] for t in texts], dtype=np.int64), plain_python(tuple(classes))
 
     # --- the data core's steps ---------------------------------------------------------------------
     def load_splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -12,9 +12,10 @@ from torch import Tensor
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 
+from lightning_dl.data.core import plain_python
 from lightning_dl.errors import ConfigurationError, DataValidationError, check_choice
 from lightning_dl.models.base import BaseModule, Stage
-from lightning_dl.models.recipes import FastRecipeMixin, PaddingMode
+from lightning_dl.models.recipes import FastRecipeMixin
 from lightning_dl.nn.base import NetworkFactory
 from lightning_dl.nn.regularizers import apply_max_norm, regularization_loss
 
@@ -87,7 +88,9 @@ class Classifier(FastRecipeMixin, SupervisedModule):
     ``val/loss``, ``test/loss`` and per stage ``stage/accuracy`` and ``stage/top1_error`` (plus
     ``stage/top5_error`` with more than five classes), synchronised across DDP processes. Monitors
     ``val/loss``. Every batch's labels are checked (without stopping the device) and a label outside the
-    head raises :class:`~lightning_dl.errors.DataValidationError` naming the batch.
+    head raises :class:`~lightning_dl.errors.DataValidationError` naming the batch. The fast recipe's model
+    side is ``flip_tta``, ``channels_last`` and ``compile_network``; its random crop and flip of training batches
+    are the DataModule's (``random_crop_padding``, ``padding_mode``, ``random_flip`` of an image DataModule).
 
     Args:
         network: Builds the network from ``(input_shape, num_outputs)``, e.g. ``lightning_dl.nn.CNN``.
@@ -99,10 +102,6 @@ class Classifier(FastRecipeMixin, SupervisedModule):
         lr_scheduler: Any ``torch.optim.lr_scheduler`` scheduler or ``lightning_dl.models.LinearWarmup``.
         label_smoothing: Share of each label's probability spread over the other classes (multiclass).
         max_norm: Max-norm constraint on each unit's incoming weights, applied after every step.
-        random_crop_padding: Pad training images by this many pixels and crop them back at a random offset,
-            whole batches at a time on the device; 0 is off (see :mod:`lightning_dl.models.recipes`).
-        padding_mode: ``reflect`` or ``zeros``: how the random crop pads.
-        random_flip: Mirror each training image left to right with probability 0.5, whole batches at a time.
         flip_tta: Validation, test and predict outputs are the mean of the logits of each image and its mirror.
         channels_last: Network weights and image batches in channels_last (NHWC) memory order.
         compile_network: ``torch.compile`` the network (the first batches of each shape pay the compilation).
@@ -119,22 +118,22 @@ class Classifier(FastRecipeMixin, SupervisedModule):
         lr_scheduler: LRSchedulerCallable | None = None,
         label_smoothing: float = 0.0,
         max_norm: float | None = None,
-        random_crop_padding: int = 0,
-        padding_mode: PaddingMode = "reflect",
-        random_flip: bool = False,
         flip_tta: bool = False,
         channels_last: bool = False,
         compile_network: bool = False,
     ) -> None:
         check_choice("head", head, Head)
+        # Plain Python values before save_hyperparameters() reads them: numpy ones cannot go in a config.
+        input_shape = plain_python(tuple(input_shape))
+        class_names = None if class_names is None else tuple(str(c) for c in plain_python(list(class_names)))
         if head == "multiclass" and num_classes < 2:
             raise ConfigurationError(f"A multiclass head needs num_classes >= 2, got {num_classes}; "
                                      "for two classes in one unit use head: binary.")
         super().__init__(network, input_shape, 1 if head == "binary" else num_classes, optimizer, lr_scheduler, max_norm)
         self.save_hyperparameters()
         self.num_classes, self.head, self.label_smoothing = num_classes, head, label_smoothing
-        self.class_names = tuple(class_names) if class_names else tuple(str(c) for c in range(num_classes))
-        self.configure_recipe(random_crop_padding, padding_mode, random_flip, flip_tta, channels_last, compile_network)
+        self.class_names = class_names if class_names else tuple(str(c) for c in range(num_classes))
+        self.configure_recipe(flip_tta, channels_last, compile_network)
         # The first batch with a label outside the head, and that batch's smallest and largest label; kept on
         # the device and looked at only on logged steps and at the epoch's end, so checking costs no sync.
         self._bad_labels: dict[str, Tensor] = {}
@@ -235,6 +234,7 @@ class Regressor(SupervisedModule):
         max_norm: float | None = None,
     ) -> None:
         check_choice("loss", loss, RegressionLoss)
+        input_shape, num_outputs = plain_python(tuple(input_shape)), plain_python(num_outputs)
         super().__init__(network, input_shape, num_outputs, optimizer, lr_scheduler, max_norm)
         self.save_hyperparameters()
         self.num_outputs = num_outputs

@@ -1,14 +1,15 @@
-"""K-fold cross-validation through the ``lightning-dl`` CLI, with the optimal epoch and a final model.
+"""K-fold cross-validation of any ``lightning-dl fit`` config, with the optimal epoch and a final model.
 
-For ``k`` in ``0 .. folds-1`` the config is trained with ``--data.init_args.num_folds folds
---data.init_args.fold k``: the DataModule's k-fold split strategy (stratified for classes, shuffled for
-regression targets, seeded by the data's ``seed``) makes fold ``k`` of the training set the validation set.
-Every fold is a fresh ``fit`` through :func:`~lightning_dl.cli.cli_main` (a fresh model, optimiser and
-Trainer, so any config of any family works, and under DDP every fold runs distributed). A
-:class:`FoldRecorder` keeps each fold's per-epoch validation values. The folds' curves of the chosen
-metric are averaged, smoothed with an exponential moving average, and the best epoch of the smoothed
-average is chosen; a final model then trains on the whole training set (``val_fraction: 0``) for that
-many epochs and is tested once on the test set.
+The config is parsed once, as ``lightning-dl fit`` parses it (:func:`~lightning_dl.cli.cli_main` with
+``run=False``). For ``k`` in ``0 .. folds-1`` the run is seeded as ``fit`` seeds it, a fresh DataModule,
+model and Trainer are built from the parsed config, and the DataModule is told its fold
+(``datamodule.change_split(num_folds=folds, fold=k)``): its k-fold split (stratified for classes, shuffled
+for regression targets, seeded by the data's ``seed``; :mod:`lightning_dl.data.folds`) makes fold ``k`` of
+the training set the validation set. Any config of any family whose DataModule is built on the data core
+works, and under DDP every fold runs distributed. A :class:`FoldRecorder` callback keeps each fold's
+per-epoch validation values. The folds' curves of the chosen metric are averaged, smoothed with an
+exponential moving average, and the best epoch of the smoothed average is chosen; a final model then trains
+on the whole training set (``val_fraction: 0``) for that many epochs and is tested once on the test set.
 
 The output folder holds ``settings.json``, ``fold_<k>/result.json`` for every finished fold (written as it
 finishes, so rerunning the same command resumes at the first unfinished fold), ``fold_<k>/history.json``
@@ -34,15 +35,17 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import pytorch_lightning as pl
+from jsonargparse import Namespace
 from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from lightning_dl.callbacks.learning_curves import MetricHistory, exponential_moving_average
-from lightning_dl.cli import cli_main
+from lightning_dl.cli import LightningDLCLI, checkpoint_to_test, cli_main
 from lightning_dl.errors import ConfigurationError
 from lightning_dl.workflow.report import plot_folds, summarize, table, write_json
 
@@ -145,9 +148,10 @@ def read_record(path: Path) -> dict[str, Any]:
 @contextlib.contextmanager
 def wandb_run(group: str, name: str, job_type: str) -> Iterator[None]:
     """Name the next wandb run and put it in ``group`` (wandb's environment variables), then restore them and
-    end the wandb session, which reads those variables only when it starts."""
+    end the wandb session, which reads those variables only when it starts. ``WANDB_MODE``, which
+    ``WandbLogger(offline=True)`` sets for the whole process, is put back as well (as ``cli_main`` does)."""
     values = {"WANDB_RUN_GROUP": group, "WANDB_NAME": name, "WANDB_JOB_TYPE": job_type}
-    saved = {key: os.environ.get(key) for key in values}
+    saved = {key: os.environ.get(key) for key in (*values, "WANDB_MODE")}
     os.environ.update(values)
     crashed = False
     try:
@@ -201,25 +205,81 @@ def output_folder(config_args: Sequence[str], output: str | Path | None = None) 
     return Path("runs/kfold") / (Path(configs[-1]).stem if configs else "run")
 
 
-def fit(args: list[str], record_path: Path, group: str, name: str) -> tuple[dict[str, Any], bool]:
-    """Run ``lightning-dl fit`` on ``args`` with a :class:`FoldRecorder`; return its record and whether training
-    was interrupted. Under ``ddp_spawn`` the record comes back through the file the training process wrote."""
-    with wandb_run(group, name, "fold" if name.startswith("fold") else name), warnings.catch_warnings():
+@dataclass
+class Fit:
+    """One training of a k-fold run (a fold, or the final model): the objects it was built as, and its record.
+
+    Attributes:
+        name: ``fold-<k>`` or ``final``.
+        datamodule, model, trainer: What trained.
+        record: What the :class:`FoldRecorder` kept (see :meth:`FoldRecorder.record`).
+        interrupted: Whether training was stopped before its end.
+    """
+
+    name: str
+    datamodule: pl.LightningDataModule
+    model: pl.LightningModule
+    trainer: pl.Trainer
+    record: dict[str, Any]
+    interrupted: bool
+
+
+def parse_config(config_args: Sequence[str]) -> LightningDLCLI:
+    """The config of ``lightning-dl fit`` parsed once (``--config`` files and overrides in order, checked, the run
+    seeded and its objects built once, nothing trained): each fold then builds its own objects from it."""
+    with warnings.catch_warnings():
         # `lightning-dl kfold` keeps its own sys.argv (DDP relaunches it for every process), so Lightning would
-        # warn on every fold that the arguments given differ from the command line.
+        # warn that the arguments given differ from the command line.
         warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python")
-        cli = cli_main(args)
-    recorder = next(c for c in cli.trainer.callbacks if isinstance(c, FoldRecorder))
+        return cli_main(list(config_args), run=False)
+
+
+def check_datamodule(datamodule: Any) -> None:
+    """Refuse a DataModule whose split the workflow cannot set (not built on the data core)."""
+    if not callable(getattr(datamodule, "change_split", None)):
+        raise ConfigurationError(
+            f"k-fold cross-validation sets each fold on the DataModule, but {type(datamodule).__name__} has no "
+            "change_split(num_folds=..., fold=...). Use a DataModule built on lightning_dl.data.core.InMemoryDataModule.")
+
+
+def record_split(config: Namespace, datamodule: Any) -> None:
+    """Write the split the DataModule trains on into the config the run saves (``config.yaml``), so that file
+    reproduces the fold."""
+    init_args = config.get("data", Namespace()).get("init_args")
+    if isinstance(init_args, Namespace):
+        for key in ("num_folds", "fold", "val_fraction"):
+            if key in init_args:
+                init_args[key] = datamodule.hparams[key]
+
+
+def train(cli: LightningDLCLI, base: Namespace, name: str, group: str, folder: Path, split: dict[str, Any],
+          metric: str | None, mode: MonitorMode | None, settings: dict[str, Any], test: bool) -> Fit:
+    """Train once: seed as ``fit`` seeds, build a fresh DataModule, model and Trainer from the parsed config
+    ``base`` with ``settings`` (dotted config keys) applied, give the DataModule its ``split``
+    (:meth:`~lightning_dl.data.core.InMemoryDataModule.change_split`), record with a :class:`FoldRecorder`
+    into ``folder``, fit, and test afterwards when ``test``. Under ``ddp_spawn`` the record comes back through
+    the file the training process wrote."""
+    with wandb_run(group, name, "fold" if name.startswith("fold") else name):
+        cli.config = config = base.clone()
+        for key, value in {**settings, "checkpoint.dirpath": str(folder / "checkpoints")}.items():
+            config[key] = value
+        if config.get("seed_everything") is not False:
+            pl.seed_everything(config.get("seed_everything"), workers=True, verbose=False)
+        cli.instantiate_classes()
+        datamodule, model, trainer = cli.datamodule, cli.model, cli.trainer
+        check_datamodule(datamodule)
+        datamodule.change_split(**split)
+        record_split(config, datamodule)
+        recorder = FoldRecorder(str(folder / "history.json"), metric, mode)
+        trainer.callbacks.append(recorder)
+        trainer.fit(model, datamodule=datamodule)
+        has_test_step = type(model).test_step is not pl.LightningModule.test_step
+        if test and has_test_step and not trainer.interrupted:
+            trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint_to_test(trainer))
     record = recorder.record()
-    if not record["val"] and not record["test"] and record_path.is_file():
-        record = read_record(record_path)
-    return record, cli.trainer.interrupted
-
-
-def recorder_arguments(path: Path, metric: str | None, mode: MonitorMode | None) -> list[str]:
-    """CLI arguments that append a :class:`FoldRecorder` to the config's callbacks."""
-    init_args = {"path": str(path), "metric": metric, "mode": mode}
-    return [f"--trainer.callbacks+={json.dumps({'class_path': f'{__name__}.FoldRecorder', 'init_args': init_args})}"]
+    if not record["val"] and not record["test"] and recorder.path.is_file():
+        record = read_record(recorder.path)
+    return Fit(name, datamodule, model, trainer, record, trainer.interrupted)
 
 
 def fold_failure(record: dict[str, Any], metric: str, interrupted: bool) -> str | None:
@@ -260,10 +320,18 @@ def run_kfold(config_args: Sequence[str], folds: int = 5, output: str | Path | N
         ConfigurationError: A model that monitors nothing, a metric never logged, an output folder of another run.
         KFoldError: Some folds failed; it names them, and the finished ones are kept for a rerun.
     """
-    if folds < 2:
-        raise ConfigurationError(f"folds={folds}: k-fold cross-validation needs at least 2 folds.")
     exponential_moving_average([], ema)  # checks the factor before any training
     config_args = list(config_args)
+    cli = parse_config(config_args)
+    check_datamodule(cli.datamodule)
+    cli.datamodule.change_split(num_folds=folds, fold=0)  # the one check of the fold count, before any training
+    model = cli.model
+    resolve_metric(type(model).__name__, getattr(model, "monitor", None), getattr(model, "monitor_mode", "min"),
+                   metric, mode)
+    parsed = cli.config.clone()
+    for_folds = parsed.clone()
+    if not early_stopping:
+        for_folds["early_stopping.patience"] = NEVER
     output = output_folder(config_args, output)
     settings = {"config_args": config_args, "config_files": config_fingerprint(config_args), "folds": folds,
                 "early_stopping": early_stopping}
@@ -278,13 +346,10 @@ def run_kfold(config_args: Sequence[str], folds: int = 5, output: str | Path | N
             records.append(read_record(fold_dir / "result.json"))
             continue
         rank_zero_info(f"k-fold: training fold {k} of {folds}")
-        args = ["fit", *config_args, "--data.init_args.num_folds", str(folds), "--data.init_args.fold", str(k),
-                "--test_after_fit", "false", "--checkpoint.dirpath", str(fold_dir / "checkpoints"),
-                *recorder_arguments(fold_dir / "history.json", metric, mode)]
-        if not early_stopping:
-            args += ["--early_stopping.patience", str(NEVER)]
         try:
-            record, interrupted = fit(args, fold_dir / "history.json", group, f"fold-{k}")
+            run = train(cli, for_folds, f"fold-{k}", group, fold_dir, {"num_folds": folds, "fold": k}, metric, mode, {},
+                        test=False)
+            record, interrupted = run.record, run.interrupted
         except (ConfigurationError, SystemExit, KeyboardInterrupt):
             raise  # the whole run is misconfigured (or stopped): no point trying the other folds
         except Exception as error:  # noqa: BLE001 - a crashed fold is reported, the others go on
@@ -323,11 +388,9 @@ def run_kfold(config_args: Sequence[str], folds: int = 5, output: str | Path | N
     rank_zero_info(f"k-fold: chosen epoch {summary['chosen_epoch']}; training the final model for "
                    f"{summary['final_epochs']} epochs on the whole training set")
     final_dir = output / "final"
-    args = ["fit", *config_args, "--data.init_args.num_folds", "null", "--data.init_args.val_fraction", "0",
-            "--trainer.limit_val_batches", "0", "--trainer.max_epochs", str(summary["final_epochs"]),
-            "--test_after_fit", "true", "--checkpoint.dirpath", str(final_dir / "checkpoints"),
-            *recorder_arguments(final_dir / "history.json", metric, mode)]
-    final, _ = fit(args, final_dir / "history.json", group, "final")
+    final = train(cli, parsed, "final", group, final_dir,
+                  {"num_folds": None, "val_fraction": 0}, metric, mode,
+                  {"trainer.limit_val_batches": 0, "trainer.max_epochs": summary["final_epochs"]}, test=True).record
     summary["final"] = {"epochs": summary["final_epochs"], "train_size": final.get("train_size"),
                         "checkpoints": str(final_dir / "checkpoints")}
     summary["test"] = final["test"]
