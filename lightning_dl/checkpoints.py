@@ -23,9 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning_fabric.utilities.cloud_io import get_filesystem
-from fsspec.implementations.local import LocalFileSystem
+from pytorch_lightning.plugins import TorchCheckpointIO
 
 from lightning_dl.errors import CheckpointError
 
@@ -39,7 +37,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Any], None]) -> N
     Until the rename, ``path`` keeps its previous content; if ``write`` fails (or the process dies) the
     temporary file is removed (or, after a SIGKILL, left under a hidden ``.<name>.*.tmp`` name, never ``path``).
     """
-    path = Path(path)
+    path = Path(str(path).removeprefix("file://"))
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -72,7 +70,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     Lightning's writer."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        if storage_options is not None or not isinstance(get_filesystem(path), LocalFileSystem):
+        if storage_options is not None or not is_local(path):
             return super().save_checkpoint(checkpoint, path, storage_options)
         write_atomically(path, lambda file: torch.save(checkpoint, file))
 
@@ -80,6 +78,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                         weights_only: bool | None = None) -> dict[str, Any]:
         return read_checkpoint(path, lambda: super(AtomicCheckpointIO, self).load_checkpoint(
             path, map_location=map_location, weights_only=weights_only))
+
+
+def is_local(path: Any) -> bool:
+    """Whether ``path`` names a file on a local disk (no ``s3://``-style protocol)."""
+    text = str(path)
+    return "://" not in text or text.startswith("file://")
 
 
 def read_checkpoint(path: Any, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:

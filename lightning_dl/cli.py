@@ -24,8 +24,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import LearningRateMonitor
+from pytorch_lightning.plugins import TorchCheckpointIO
 from pytorch_lightning.strategies import DDPStrategy
-from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from jsonargparse import Namespace
@@ -242,7 +242,7 @@ def print_resume_line(stopped: RunStopped, args: list[str]) -> None:
     if stopped.checkpoint:
         line = f"{stopped}; resume with: {resume_command(args, stopped.checkpoint)}"
     else:
-        line = f"{stopped} (checkpointing is off): the run cannot be resumed."
+        line = f"{stopped}, so the run cannot be resumed."
     print(line, file=sys.stderr, flush=True)
 
 

@@ -15,6 +15,7 @@ from lightning_dl.callbacks import StopOnSignal
 class PauseAtBatch(pl.Callback):
     """After batch ``batch`` of epoch ``epoch``, write ``marker`` and wait (at most ``timeout`` seconds) until the
     process has received its stop signal: the test signals the run at a batch it knows, not after a blind sleep.
+    Under DDP only rank 0 pauses (the others wait for it in the next collective).
 
     Args:
         marker: File written when the run is paused, for the test to wait on.
@@ -27,7 +28,7 @@ class PauseAtBatch(pl.Callback):
         self.marker, self.epoch, self.batch, self.timeout = Path(marker), epoch, batch, timeout
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if (trainer.current_epoch, batch_idx) != (self.epoch, self.batch):
+        if (trainer.current_epoch, batch_idx) != (self.epoch, self.batch) or trainer.global_rank != 0:
             return
         stoppers = [c for c in trainer.callbacks if isinstance(c, StopOnSignal)]
         self.marker.write_text(f"{trainer.current_epoch} {batch_idx}\n")

@@ -105,6 +105,20 @@ def test_a_signalled_run_saves_where_it_is_exits_nonzero_and_resumes_bit_identic
     assert_same_training_state(straight_run(name, tmp_path_factory), resumed)
 
 
+def test_under_ddp_a_signal_to_one_rank_stops_every_rank_at_the_same_batch(tmp_path):
+    """SIGTERM to rank 0 only (Lightning's launcher started rank 1): the ranks agree at the batch's end, save
+    together (a collective: no hang) and exit 143."""
+    checkpoints = tmp_path / "checkpoints"
+    arguments = [*RUNS["classifier"], "--config", str(REPO / "configs/trainer/ddp_cpu.yaml"),
+                 "--checkpoint.dirpath", str(checkpoints)]
+    stopped = signalled_run(arguments, signal.SIGTERM, tmp_path)
+    assert stopped.returncode == 143, stopped.stderr[-3000:]
+    saved = torch.load(checkpoints / "last.ckpt", weights_only=False)
+    progress = saved["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"]
+    assert (saved["epoch"], progress) == (0, STOP_AFTER + 1)
+    assert "resume with: " in stopped.stderr.strip().splitlines()[-1]
+
+
 def signal_at(signal_name: str, batch: int, epoch: int = 0) -> str:
     """The command-line argument that adds tests/stop_helpers.SignalAtBatch (the process signals itself)."""
     callback = {"class_path": "stop_helpers.SignalAtBatch",
@@ -133,7 +147,7 @@ def test_a_run_without_checkpoints_still_exits_nonzero(tmp_path, capsys):
         cli_main([*RUNS["classifier"], "--trainer.enable_checkpointing", "false", signal_at("SIGINT", STOP_AFTER)])
     assert stopped.value.code == 130
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "Training stopped by SIGINT: no checkpoint was saved (checkpointing is off): the run cannot be resumed.")
+        "Training stopped by SIGINT: no checkpoint was saved, so the run cannot be resumed.")
     assert list(tmp_path.rglob("*.ckpt")) == []
 
 

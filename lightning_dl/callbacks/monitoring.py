@@ -109,8 +109,8 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
     """
 
     def __init__(self, dirpath: str | None = None, filename: str | None = None, monitor: str | None = None,
-                 mode: MonitorMode | None = None, save_last: bool | None = True, save_top_k: int = 1,
-                 **kwargs: Any) -> None:
+                 mode: MonitorMode | None = None, save_last: bool | Literal["link"] | None = True,
+                 save_top_k: int = 1, **kwargs: Any) -> None:
         # A placeholder monitor lets save_top_k > 1 through Lightning's checks; setup() decides for real.
         super().__init__(dirpath=dirpath, filename=filename, monitor=monitor or "model's monitor", mode=mode or "min",
                          save_last=save_last, save_top_k=save_top_k, **kwargs)
