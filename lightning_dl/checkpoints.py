@@ -114,6 +114,22 @@ def _unreadable(path: Any, error: BaseException) -> CheckpointError:
         "Resume from another checkpoint of the run (e.g. an epoch's checkpoint beside it).")
 
 
+def read_checkpoint_lazily(path: Any) -> dict[str, Any]:
+    """The checkpoint at ``path`` with its tensors memory-mapped, not read (cheap for a large file), through torch's
+    safe ``weights_only`` unpickler; an unreadable file gives a :class:`~lightning_dl.errors.CheckpointError`."""
+    return read_checkpoint(path, lambda: torch.load(path, map_location="cpu", weights_only=True, mmap=True))
+
+
+def check_model_class(checkpoint: dict[str, Any], path: Any, model_class: type) -> None:
+    """Raise :class:`~lightning_dl.errors.CheckpointError` when ``checkpoint`` was written by another model class
+    than ``model_class``."""
+    saved = (checkpoint.get(ORIGIN_KEY) or {}).get("model") or checkpoint.get("hyper_parameters", {}).get("_class_path")
+    if saved and saved.rsplit(".", 1)[-1] != model_class.__qualname__:
+        raise CheckpointError(f"{path} belongs to another model: it was written by {saved}, this run's model is "
+                              f"{model_class.__module__}.{model_class.__qualname__}. Resume with the config that "
+                              "wrote it, or start without --ckpt_path.")
+
+
 def class_path(obj: object) -> str:
     """``module.QualifiedName`` of an object's class."""
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
@@ -130,11 +146,8 @@ def check_checkpoint_fits(checkpoint: dict[str, Any], path: Any, model: torch.nn
     another model class, holds weights of other names or shapes than ``model``'s, or was written with another
     DataModule class than ``datamodule``'s."""
     origin = checkpoint.get(ORIGIN_KEY) or {}
-    saved_model = origin.get("model") or checkpoint.get("hyper_parameters", {}).get("_class_path")
+    check_model_class(checkpoint, path, type(model))
     this_model = class_path(model)
-    if saved_model and saved_model.rsplit(".", 1)[-1] != this_model.rsplit(".", 1)[-1]:
-        raise CheckpointError(f"{path} belongs to another model: it was written by {saved_model}, this run's model is "
-                              f"{this_model}. Resume with the config that wrote it, or start without --ckpt_path.")
     saved_data = origin.get("datamodule")
     if saved_data and datamodule is not None and saved_data.rsplit(".", 1)[-1] != type(datamodule).__qualname__:
         raise CheckpointError(f"{path} was trained on other data: its DataModule is {saved_data}, this run's is "

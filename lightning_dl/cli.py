@@ -33,7 +33,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from lightning_dl import lightning_internals
 from lightning_dl.callbacks import EarlyStopping, ModelCheckpoint, RandomStateCheckpoint, RunStopped, StopOnSignal
-from lightning_dl.checkpoints import AtomicCheckpointIO
+from lightning_dl.checkpoints import AtomicCheckpointIO, check_model_class, read_checkpoint_lazily
 
 
 def wandb_offline_by_default() -> bool:
@@ -76,6 +76,20 @@ class LightningDLCLI(LightningCLI):
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="After fit, test the best checkpoint (the last one when nothing is monitored), "
                                  "if the model has a test step.")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse, then check a ``--ckpt_path`` before Lightning reads the model's settings from it: a file that
+        cannot be read, or one of another model class than the config's, is refused with a
+        :class:`~lightning_dl.errors.CheckpointError` (Lightning would end in torch's traceback, or silently
+        build the checkpoint's model instead of the config's)."""
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if path and Path(path).is_file():
+            checkpoint = read_checkpoint_lazily(path)
+            model = self.config[subcommand].get("model")
+            if isinstance(model, Namespace) and model.get("class_path"):
+                check_model_class(checkpoint, path, import_object(model.class_path))
 
     def instantiate_classes(self) -> None:
         """Build the DataModule first, then give the model what the data knows, then the rest as usual."""

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from lightning_dl.checkpoints import AtomicCheckpointIO, write_atomically
@@ -120,9 +121,24 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
 
 
 def test_a_checkpoint_of_another_model_is_refused(checkpoint):
+    """Through the CLI: refused before Lightning would build the checkpoint's model in place of the config's."""
     with pytest.raises(CheckpointError, match=rf"{checkpoint} belongs to another model: it was written by "
                                               r"lightning_dl\.models\.(supervised\.)?Classifier.*Unmonitored"):
         resume(checkpoint, "--model", "cli_helpers.Unmonitored")
+
+
+def fit_in_python(checkpoint: Path, *arguments: str) -> None:
+    """A model and DataModule built from the digits config and ``arguments``, fitted by a Trainer of one's own."""
+    cli = cli_main(["--config", DIGITS, *QUICK, *arguments], run=False)
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_progress_bar=False,
+                         enable_checkpointing=False)
+    trainer.fit(cli.model, cli.datamodule, ckpt_path=str(checkpoint), weights_only=False)
+
+
+def test_a_checkpoint_of_another_model_is_refused_in_python(checkpoint):
+    with pytest.raises(CheckpointError, match=rf"{checkpoint} belongs to another model: it was written by "
+                                              r"lightning_dl\.models\.(supervised\.)?Classifier.*Unmonitored"):
+        fit_in_python(checkpoint, "--model", "cli_helpers.Unmonitored")
 
 
 def test_a_checkpoint_of_another_datamodule_is_refused(checkpoint):
@@ -133,8 +149,9 @@ def test_a_checkpoint_of_another_datamodule_is_refused(checkpoint):
 
 
 def test_a_checkpoint_of_another_network_size_is_refused(checkpoint):
+    """(Through the CLI, Lightning builds the model with the checkpoint's settings.)"""
     with pytest.raises(CheckpointError, match=rf"{checkpoint} does not fit .*Classifier: network\..* has shape"):
-        resume(checkpoint, "--model.init_args.network.init_args.channels", "[8, 32]")
+        fit_in_python(checkpoint, "--model.init_args.network.init_args.channels", "[8, 32]")
 
 
 def test_a_matching_checkpoint_resumes(checkpoint):
