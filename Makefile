@@ -16,9 +16,9 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install whenever the package metadata changes.
-$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+# Re-install whenever the package metadata or the pinned versions change.
+$(VENV)/.installed: setup.cfg pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 # Debian's Fashion-MNIST, where apt and root are available; skipped quietly elsewhere.

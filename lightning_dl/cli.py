@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import shlex
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -22,12 +24,16 @@ from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import LearningRateMonitor
+from pytorch_lightning.plugins import TorchCheckpointIO
 from pytorch_lightning.strategies import DDPStrategy
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from jsonargparse import Namespace
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
-from lightning_dl.callbacks import EarlyStopping, ModelCheckpoint, RandomStateCheckpoint
+from lightning_dl import lightning_internals
+from lightning_dl.callbacks import EarlyStopping, ModelCheckpoint, RandomStateCheckpoint, RunStopped, StopOnSignal
+from lightning_dl.checkpoints import AtomicCheckpointIO, check_model_class, read_checkpoint_lazily
 
 
 def wandb_offline_by_default() -> bool:
@@ -59,15 +65,31 @@ LINKED_ATTRIBUTES = ("input_shape", "output_shape", "num_classes", "num_outputs"
 
 class LightningDLCLI(LightningCLI):
     """LightningCLI with early stopping and checkpoints that follow what the model monitors, learning-rate
-    logging, what the data knows linked into the model, and a test after ``fit``."""
+    logging, what the data knows linked into the model, a test after ``fit``, atomic checkpoint files, and runs
+    that save a checkpoint and exit with 128 + the signal's number on SIGTERM or SIGINT."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        # Not a Lightning callback group: instantiate_trainer adds it, unless checkpointing is switched off.
+        parser.add_class_arguments(ModelCheckpoint, "checkpoint", fail_untyped=False, sub_configs=True)
         parser.add_lightning_class_args(RandomStateCheckpoint, "random_state")
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="After fit, test the best checkpoint (the last one when nothing is monitored), "
                                  "if the model has a test step.")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse, then check a ``--ckpt_path`` before Lightning reads the model's settings from it: a file that
+        cannot be read, or one of another model class than the config's, is refused with a
+        :class:`~lightning_dl.errors.CheckpointError` (Lightning would end in torch's traceback, or silently
+        build the checkpoint's model instead of the config's)."""
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if path and Path(path).is_file():
+            checkpoint = read_checkpoint_lazily(path)
+            model = self.config[subcommand].get("model")
+            if isinstance(model, Namespace) and model.get("class_path"):
+                check_model_class(checkpoint, path, import_object(model.class_path))
 
     def instantiate_classes(self) -> None:
         """Build the DataModule first, then give the model what the data knows, then the rest as usual."""
@@ -83,23 +105,29 @@ class LightningDLCLI(LightningCLI):
             config.data = data_config  # the saved config.yaml records the DataModule's settings, not the object
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
-        trainer = super().instantiate_trainer(**kwargs)
+        """The trainer with the CLI's checkpoint callback (unless ``enable_checkpointing: false``), signal
+        handling, atomic checkpoint files, learning-rate logging, and DDP told about manual optimisation."""
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        trainer_config = config.get("trainer") or {}
+        callbacks = kwargs.pop("callbacks", trainer_config.get("callbacks")) or []
+        callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+        if trainer_config.get("enable_checkpointing") is not False:
+            # Left out when the user switched checkpoints off: Lightning would refuse it ("found
+            # ModelCheckpoint in callbacks list").
+            callbacks.append(config.get("checkpoint"))
+        callbacks.append(StopOnSignal())
+        trainer = super().instantiate_trainer(callbacks=[c for c in callbacks if c is not None], **kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default writer, not a user's
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         if needs_unused_parameter_search(trainer, self.model):
             # Manual optimisation (a GAN) leaves one network without gradients in each step: DDP must look for
             # unused parameters, or it fails at the second step.
             rank_zero_info("Manual optimisation under DDP: DDP looks for unused parameters "
                            "(as strategy ddp_find_unused_parameters_true would).")
-            trainer.strategy._ddp_kwargs["find_unused_parameters"] = True  # read when DDP wraps the model in fit
+            lightning_internals.ddp_keyword_arguments(trainer.strategy)["find_unused_parameters"] = True
         if trainer.loggers and not any(isinstance(c, LearningRateMonitor) for c in trainer.callbacks):
             trainer.callbacks.append(LearningRateMonitor())  # only with a logger: it has nowhere else to write
         return trainer
-
-    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[pl.Callback]) -> pl.Trainer:
-        if config.get("enable_checkpointing") is False:
-            # The user switched checkpoints off: leave out the CLI's own ModelCheckpoint, which Lightning
-            # would otherwise refuse ("found ModelCheckpoint in callbacks list").
-            callbacks = [callback for callback in callbacks if not isinstance(callback, ModelCheckpoint)]
-        return super()._instantiate_trainer(config, callbacks)
 
     def after_fit(self) -> None:
         has_test_step = type(self.model).test_step is not pl.LightningModule.test_step
@@ -163,7 +191,8 @@ def needs_unused_parameter_search(trainer: pl.Trainer, model: pl.LightningModule
     its networks by hand, and a DDP strategy that does not look."""
     strategy = trainer.strategy
     return (model is not None and not model.automatic_optimization and isinstance(strategy, DDPStrategy)
-            and trainer.world_size > 1 and not strategy._ddp_kwargs.get("find_unused_parameters", False))
+            and trainer.world_size > 1
+            and not lightning_internals.ddp_keyword_arguments(strategy).get("find_unused_parameters", False))
 
 
 def checkpoint_to_test(trainer: pl.Trainer) -> str | None:
@@ -194,11 +223,41 @@ def cli_main(args: list[str] | None = None, run: bool = True) -> LightningDLCLI:
     wandb_mode = os.environ.get("WANDB_MODE")
     try:
         return _cli(args, run)
+    except RunStopped as stopped:
+        finish_wandb_run()
+        print_resume_line(stopped, sys.argv[1:] if args is None else args)
+        raise
+    except SIGTERMException as error:  # Lightning's own handling, outside training: a SystemExit with status 0
+        rank_zero_info("Received SIGTERM outside training: nothing to save.")
+        raise SystemExit(128 + signal.SIGTERM) from error
     finally:
         if wandb_mode is None:
             os.environ.pop("WANDB_MODE", None)
         else:
             os.environ["WANDB_MODE"] = wandb_mode
+
+
+def resume_command(args: list[str], checkpoint: str) -> str:
+    """The command that resumes the run of ``args`` (``fit ...``) from ``checkpoint``: the same arguments with
+    ``--ckpt_path`` set to it."""
+    kept, skip = [], False
+    for argument in args:
+        if skip or argument == "--ckpt_path":
+            skip = not skip
+            continue
+        if not argument.startswith("--ckpt_path="):
+            kept.append(argument)
+    return shlex.join(["lightning-dl", *kept, "--ckpt_path", str(checkpoint)])
+
+
+@rank_zero_only
+def print_resume_line(stopped: RunStopped, args: list[str]) -> None:
+    """The last line of a stopped run: what stopped it, the checkpoint and the command that resumes it."""
+    if stopped.checkpoint:
+        line = f"{stopped}; resume with: {resume_command(args, stopped.checkpoint)}"
+    else:
+        line = f"{stopped}, so the run cannot be resumed."
+    print(line, file=sys.stderr, flush=True)
 
 
 def _cli(args: list[str] | None, run: bool) -> LightningDLCLI:

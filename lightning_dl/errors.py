@@ -17,6 +17,10 @@ class ConfigurationError(ValueError):
     """A configuration value that cannot work, e.g. a network that does not fit the data layout."""
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read (truncated, not a checkpoint) or that belongs to another model or DataModule."""
+
+
 class NonFiniteLossError(FloatingPointError):
     """A training loss became NaN or infinite: the run stops instead of training on silently."""
 

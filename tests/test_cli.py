@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import functools
+import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -183,3 +187,76 @@ def test_a_model_without_an_argument_the_data_provides_still_links():
     """cli_helpers.Unmonitored takes no class_names: the link is skipped, not an error."""
     cli = cli_main(["--config", DIGITS, *QUICK, "--model", "cli_helpers.Unmonitored"], run=False)
     assert cli.model.input_shape == (1, 8, 8)
+
+
+# --- the CLI's callbacks take every argument of Lightning's --------------------------------------------------
+#: A value other than the default for every argument of Lightning's callbacks, in config files (one per group of
+#: arguments Lightning allows together).
+CALLBACK_CONFIGS = {
+    "checkpoint": [
+        {"dirpath": "checkpoints", "filename": "f-{epoch}", "monitor": "val/accuracy", "verbose": True,
+         "save_last": "link", "save_top_k": 2, "save_on_exception": True, "save_weights_only": True, "mode": "max",
+         "auto_insert_metric_name": False, "every_n_train_steps": 7, "save_on_train_epoch_end": True,
+         "enable_version_counter": False},
+        {"every_n_epochs": 3},
+        {"train_time_interval": "0:30:00"},
+    ],
+    "early_stopping": [
+        {"monitor": "val/accuracy", "min_delta": 0.5, "patience": 4, "verbose": True, "mode": "max", "strict": False,
+         "check_finite": False, "stopping_threshold": 0.99, "divergence_threshold": 0.01,
+         "check_on_train_epoch_end": True, "log_rank_zero_only": True},
+    ],
+}
+LIGHTNING_CALLBACKS = {"checkpoint": pl.callbacks.ModelCheckpoint, "early_stopping": pl.callbacks.EarlyStopping}
+
+
+@pytest.fixture(scope="module")
+def callback_arguments(tmp_path_factory) -> dict[str, dict]:
+    """What Lightning's callback constructors received from the CLI's subclasses, per config group and argument."""
+    calls: dict[str, dict] = {}
+    received: dict[str, dict] = {}
+    originals = {group: cls.__init__ for group, cls in LIGHTNING_CALLBACKS.items()}
+
+    def spy(group):
+        @functools.wraps(originals[group])  # the CLI reads the same signature
+        def init(self, *args, **kwargs):
+            assert not args, "passed on by keyword"
+            calls[group] = kwargs
+            originals[group](self, **kwargs)
+        return init
+
+    with pytest.MonkeyPatch.context() as patch:
+        for group, cls in LIGHTNING_CALLBACKS.items():
+            patch.setattr(cls, "__init__", spy(group))
+        for group, configs in CALLBACK_CONFIGS.items():
+            for number, settings in enumerate(configs):
+                config = tmp_path_factory.mktemp("configs") / f"{group}{number}.yaml"
+                config.write_text(yaml.safe_dump({group: settings}))
+                cli_main(["--config", DIGITS, "--config", str(config), *QUICK], run=False)
+                received[f"{group}{number}"] = calls[group]
+    return received
+
+
+@pytest.mark.parametrize(("group", "argument"), [
+    (group, name) for group, cls in LIGHTNING_CALLBACKS.items()
+    for name in inspect.signature(cls.__init__).parameters if name != "self"])
+def test_every_lightning_callback_argument_can_be_set_from_a_config(group, argument, callback_arguments):
+    configs = [(number, settings) for number, settings in enumerate(CALLBACK_CONFIGS[group]) if argument in settings]
+    assert configs, f"add {group}.{argument} (new in Lightning's {LIGHTNING_CALLBACKS[group].__name__}) to CALLBACK_CONFIGS"
+    number, settings = configs[0]
+    received = callback_arguments[f"{group}{number}"][argument]
+    expected = settings[argument]
+    if argument == "train_time_interval":
+        expected = datetime.timedelta(minutes=30)
+    assert received == expected
+
+
+def test_help_shows_the_arguments_lightnings_callbacks_take(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["fit", "--help"])
+    out = capsys.readouterr().out
+    for argument, kind in [("checkpoint.save_weights_only", "bool"), ("checkpoint.save_on_exception", "bool"),
+                           ("checkpoint.enable_version_counter", "bool"), ("checkpoint.every_n_epochs", "Optional[int]"),
+                           ("early_stopping.log_rank_zero_only", "bool"), ("early_stopping.min_delta", "float")]:
+        shown = re.search(rf"\n  --{re.escape(argument)} (.*?)\n  --", out, re.DOTALL)  # its entry, not the usage
+        assert shown and f"(type: {kind}" in " ".join(shown.group(1).split()), argument

@@ -13,13 +13,13 @@ None`` (a GAN). These two callbacks read that declaration in ``setup`` unless gi
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_info
 
+from lightning_dl import lightning_internals
 from lightning_dl.errors import ConfigurationError
 
 MonitorMode = Literal["min", "max"]
@@ -43,29 +43,20 @@ class EarlyStopping(pl.callbacks.EarlyStopping):
     """Stop training when the monitored value has not improved for ``patience`` validation epochs.
 
     Watches what the model declares (``model.monitor`` / ``model.monitor_mode``) unless ``monitor`` is given;
-    does nothing, with one line saying so, for a model that monitors nothing or when validation is off.
+    does nothing, with one line saying so, for a model that monitors nothing or when validation is off. Every
+    other argument is Lightning's ``EarlyStopping``'s, passed on as it is.
 
     Args:
         monitor: Logged key to watch; ``None`` watches the model's ``monitor``.
         mode: ``min`` or ``max``; ``None`` takes the model's ``monitor_mode``.
         patience: Validation epochs without improvement before stopping.
-        min_delta: Smallest change that counts as an improvement.
-        verbose: Print a line at every check.
-        strict: Fail when the monitored key was never logged (with validation on).
-        check_finite: Stop when the monitored value becomes NaN or infinite.
-        stopping_threshold: Stop as soon as the value is better than this.
-        divergence_threshold: Stop as soon as the value is worse than this.
-        check_on_train_epoch_end: Check at the end of the training epoch instead of after validation.
+        kwargs: The other arguments of ``pytorch_lightning.callbacks.EarlyStopping`` (``min_delta``, ``strict``,
+            ``check_finite``, ``stopping_threshold``, ``log_rank_zero_only``, ...).
     """
 
     def __init__(self, monitor: str | None = None, mode: MonitorMode | None = None, patience: int = 10,
-                 min_delta: float = 0.0, verbose: bool = False, strict: bool = True, check_finite: bool = True,
-                 stopping_threshold: float | None = None, divergence_threshold: float | None = None,
-                 check_on_train_epoch_end: bool | None = None) -> None:
-        super().__init__(monitor=monitor or "", mode=mode or "min", patience=patience, min_delta=min_delta,
-                         verbose=verbose, strict=strict, check_finite=check_finite,
-                         stopping_threshold=stopping_threshold, divergence_threshold=divergence_threshold,
-                         check_on_train_epoch_end=check_on_train_epoch_end)
+                 **kwargs: Any) -> None:
+        super().__init__(monitor=monitor or "", mode=mode or "min", patience=patience, **kwargs)
         self.requested_monitor, self.requested_mode = monitor, mode
         self.active = True
 
@@ -82,18 +73,29 @@ class EarlyStopping(pl.callbacks.EarlyStopping):
             _note(self, f"Validation is off (limit_val_batches=0): early stopping on {self.monitor} is skipped.")
         super().setup(trainer, pl_module, stage)
 
-    def _run_early_stopping_check(self, trainer: pl.Trainer) -> None:
+    def checks(self, trainer: pl.Trainer) -> bool:
+        """Whether early stopping checks now: it is active and the monitored value can have been computed."""
         if not self.active:
-            return
+            return False
         if self.monitor not in trainer.callback_metrics and _validation_is_off(trainer):
             _note(self, f"There is no validation data: early stopping on {self.monitor} is skipped.")
-            return
-        super()._run_early_stopping_check(trainer)
+            return False
+        return True
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.checks(trainer):
+            super().on_train_epoch_end(trainer, pl_module)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.checks(trainer):
+            super().on_validation_end(trainer, pl_module)
 
 
 class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
     """Save checkpoints: the best by what the model monitors, plus ``last.ckpt``; periodic ones when the model
-    monitors nothing or validation is off.
+    monitors nothing or validation is off. A run stopped in the middle of an epoch (a GAN's step limit, a time
+    budget, a signal) is saved at the batch it stopped on. Every other argument is Lightning's
+    ``ModelCheckpoint``'s, passed on as it is.
 
     Args:
         dirpath: Folder of the checkpoints (default: the logger's run folder).
@@ -102,23 +104,16 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
         mode: ``min`` or ``max``; ``None`` takes the model's ``monitor_mode``.
         save_last: Also keep ``last.ckpt``, the checkpoint to resume from.
         save_top_k: Best checkpoints to keep; without a monitor 1 keeps the latest and -1 keeps every one.
-        every_n_epochs: Save every this many epochs.
-        every_n_train_steps: Save every this many training batches instead.
-        train_time_interval: Save at this wall-time interval instead.
-        save_on_train_epoch_end: Save at the end of the training epoch instead of after validation.
-        verbose: Print a line at every save.
+        kwargs: The other arguments of ``pytorch_lightning.callbacks.ModelCheckpoint`` (``every_n_epochs``,
+            ``every_n_train_steps``, ``save_weights_only``, ``save_on_exception``, ``enable_version_counter``, ...).
     """
 
     def __init__(self, dirpath: str | None = None, filename: str | None = None, monitor: str | None = None,
-                 mode: MonitorMode | None = None, save_last: bool | None = True, save_top_k: int = 1,
-                 every_n_epochs: int | None = None, every_n_train_steps: int | None = None,
-                 train_time_interval: timedelta | None = None, save_on_train_epoch_end: bool | None = None,
-                 verbose: bool = False) -> None:
+                 mode: MonitorMode | None = None, save_last: bool | Literal["link"] | None = True,
+                 save_top_k: int = 1, **kwargs: Any) -> None:
         # A placeholder monitor lets save_top_k > 1 through Lightning's checks; setup() decides for real.
         super().__init__(dirpath=dirpath, filename=filename, monitor=monitor or "model's monitor", mode=mode or "min",
-                         save_last=save_last, save_top_k=save_top_k, every_n_epochs=every_n_epochs,
-                         every_n_train_steps=every_n_train_steps, train_time_interval=train_time_interval,
-                         save_on_train_epoch_end=save_on_train_epoch_end, verbose=verbose)
+                         save_last=save_last, save_top_k=save_top_k, **kwargs)
         self.requested_monitor, self.requested_mode, self.requested_filename = monitor, mode, filename
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -145,8 +140,15 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
         resumed run would skip the epoch's remaining batches. Saved here, it resumes with the next batch."""
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
         mid_epoch = batch_idx + 1 < trainer.num_training_batches
-        if trainer.should_stop and mid_epoch and not self._should_skip_saving_checkpoint(trainer):
-            candidates = self._monitor_candidates(trainer)
-            if self.monitor is None and self.save_top_k != 0:  # the periodic checkpoint of the stop
-                self._save_topk_checkpoint(trainer, candidates)
-            self._save_last_checkpoint(trainer, candidates)  # a save here: the epoch's end saves nothing
+        if trainer.should_stop and mid_epoch:
+            self.save_where_stopped(trainer)  # a save here: the epoch's end saves nothing
+
+    def save_where_stopped(self, trainer: pl.Trainer) -> bool:
+        """Save the checkpoints of a run that stops at the batch it is on: the periodic one when nothing is
+        monitored, and ``last.ckpt``; a resumed run goes on with the next batch. Returns whether it saved."""
+        return save_where_stopped(self, trainer)
+
+
+def save_where_stopped(callback: pl.callbacks.ModelCheckpoint, trainer: pl.Trainer) -> bool:
+    """:meth:`ModelCheckpoint.save_where_stopped` for any Lightning ``ModelCheckpoint`` (a user's own too)."""
+    return lightning_internals.save_checkpoint_where_stopped(callback, trainer)

@@ -35,6 +35,8 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from torchmetrics import MeanMetric, MetricCollection
 
+from lightning_dl import lightning_internals
+from lightning_dl.checkpoints import ORIGIN_KEY, check_checkpoint_fits, checkpoint_origin
 from lightning_dl.errors import ConfigurationError
 
 Stage = Literal["train", "val", "test"]
@@ -161,8 +163,8 @@ class BaseModule(pl.LightningModule):
         Counted in batches, not optimizer steps: under manual optimisation ``global_step`` counts every
         optimizer step (a GAN's generator step and its ``n_critic`` discriminator steps).
         """
-        trainer = self._trainer
-        return trainer is not None and trainer.training and trainer._logger_connector.should_update_logs
+        trainer = self.attached_trainer()
+        return trainer is not None and trainer.training and lightning_internals.logger_writes_this_step(trainer)
 
     def log_step(self, name: str, value: Tensor, prog_bar: bool = False) -> None:
         """Log a per-batch training value, on the batches the logger writes only."""
@@ -197,17 +199,37 @@ class BaseModule(pl.LightningModule):
             self.stage_metrics[f"{stage}_metrics"].reset()
         return values
 
+    def attached_trainer(self) -> pl.Trainer | None:
+        """The trainer this module is attached to, or ``None`` (``self.trainer`` raises when there is none)."""
+        try:
+            return self.trainer
+        except RuntimeError:
+            return None
+
+    # --- checkpoints: where they came from, refused when they belong elsewhere ---------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Record the classes of this model and of the trainer's DataModule, so a resume can check them."""
+        trainer = self.attached_trainer()
+        checkpoint[ORIGIN_KEY] = checkpoint_origin(self, None if trainer is None else trainer.datamodule)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse (:class:`~lightning_dl.errors.CheckpointError`) a checkpoint of another model class, other
+        weights, or another DataModule, naming the file and what does not match."""
+        trainer = self.attached_trainer()
+        path = trainer.ckpt_path if trainer is not None and trainer.ckpt_path else "The checkpoint"
+        if getattr(self, "strict_loading", True):
+            check_checkpoint_fits(checkpoint, path, self, None if trainer is None else trainer.datamodule)
+
     def on_fit_start(self) -> None:
         # Estimating the total steps (OneCycleLR) makes Lightning build the training iterator in
         # configure_optimizers, before it restores a checkpoint's loop state: that iterator would start the
         # resumed run at epoch 0's first batch. Remember it, to rebuild it once the state is restored.
-        self._train_iterator_built_early = self.trainer.fit_loop._combined_loader is not None
+        self._train_iterator_built_early = lightning_internals.training_iterator_built(self.trainer)
 
     def on_train_start(self) -> None:
-        loop = self.trainer.fit_loop
         if getattr(self, "_train_iterator_built_early", False) and self.trainer.ckpt_path is not None:
-            loop._combined_loader = None
-            loop.setup_data()  # with the restored epoch and the loader's mid-epoch position
+            # with the restored epoch and the loader's mid-epoch position
+            lightning_internals.rebuild_training_iterator(self.trainer)
 
     def on_train_epoch_start(self) -> None:
         self._epoch_schedulers_stepped = False
