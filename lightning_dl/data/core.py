@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from lightning_dl import lightning_internals
 from lightning_dl.data.batch_augmentation import BatchAugmentation
 from lightning_dl.data.folds import check_folds
 from lightning_dl.data.preprocessing import Preprocessor
@@ -375,7 +376,7 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     def _training_epoch(self) -> int | None:
         trainer = self.trainer
-        return None if trainer is None else trainer.fit_loop.epoch_progress.current.processed
+        return None if trainer is None else lightning_internals.training_epochs_processed(trainer)
 
     def _world(self) -> tuple[int, int]:
         trainer = self.trainer
@@ -430,14 +431,15 @@ class InMemoryDataModule(pl.LightningDataModule):
         """The seed of the training batch being transferred: the run's seed, this process's rank and the number of
         training batches fetched in the run up to this one (the loop's progress, which a checkpoint restores)."""
         trainer = self.trainer
-        fetched = trainer.fit_loop.epoch_loop.batch_progress.total.ready
+        fetched = lightning_internals.training_batches_fetched(trainer)
         seed = torch.initial_seed() if self._run_seed is None else self._run_seed
         return stream_seed(seed, trainer.global_rank, fetched) >> 1
 
     def _training_progress(self) -> tuple[int, int]:
         """The training epoch and how many of its batches the trainer has finished."""
-        loop = self.trainer.fit_loop
-        return loop.epoch_progress.current.processed, loop.epoch_loop.batch_progress.current.processed
+        trainer = self.trainer
+        return (lightning_internals.training_epochs_processed(trainer),
+                lightning_internals.training_batches_processed_this_epoch(trainer))
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
