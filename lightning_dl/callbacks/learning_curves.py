@@ -11,15 +11,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import WandbLogger
 
 from lightning_dl.callbacks.samples import run_directory
 from lightning_dl.errors import ConfigurationError
+from lightning_dl.types import MonitorMode
 
-MonitorMode = Literal["min", "max"]
 
 
 def exponential_moving_average(values: Sequence[float], factor: float = 0.6) -> list[float]:

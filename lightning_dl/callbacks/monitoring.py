@@ -21,8 +21,8 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from lightning_dl import lightning_internals
 from lightning_dl.errors import ConfigurationError
+from lightning_dl.types import MonitorMode
 
-MonitorMode = Literal["min", "max"]
 
 
 def _validation_is_off(trainer: pl.Trainer) -> bool:

@@ -38,13 +38,10 @@ from torchmetrics import MeanMetric, MetricCollection
 from lightning_dl import lightning_internals
 from lightning_dl.checkpoints import ORIGIN_KEY, check_checkpoint_fits, checkpoint_origin
 from lightning_dl.errors import ConfigurationError
+from lightning_dl.types import NEVER, MonitorMode, Stage
 
-Stage = Literal["train", "val", "test"]
-MonitorMode = Literal["min", "max"]
 #: Batches whose predictions are gathered before one torchmetrics update.
 METRIC_CHUNK = 32
-#: A scheduler frequency Lightning never reaches: the per-epoch schedulers are stepped by the module.
-NEVER = 2**31
 
 
 class LinearWarmup(LambdaLR):

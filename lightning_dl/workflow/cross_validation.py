@@ -37,7 +37,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytorch_lightning as pl
 from jsonargparse import Namespace
@@ -47,11 +47,8 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from lightning_dl.callbacks.learning_curves import MetricHistory, exponential_moving_average
 from lightning_dl.cli import LightningDLCLI, checkpoint_to_test, cli_main
 from lightning_dl.errors import ConfigurationError
+from lightning_dl.types import NEVER, MonitorMode
 from lightning_dl.workflow.report import plot_folds, summarize, table, write_json
-
-MonitorMode = Literal["min", "max"]
-#: Early-stopping patience that never runs out: folds train for ``max_epochs`` (a NaN still stops them).
-NEVER = 2**31 - 1
 
 
 class KFoldError(RuntimeError):

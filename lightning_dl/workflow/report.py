@@ -8,13 +8,13 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from lightning_dl.callbacks.learning_curves import exponential_moving_average, focused_limits
+from lightning_dl.types import MonitorMode
 
-MonitorMode = Literal["min", "max"]
 #: One fold's values of one key: ``{epoch: value}``.
 Curve = dict[int, float]
 
