@@ -147,7 +147,7 @@ def test_generator_average_follows_the_generator_and_is_sampled():
 def test_the_weight_average_warms_up():
     """The first update copies; early on the average follows the generator closely; later it decays at the
     configured rate."""
-    from lightning_dl.models.gans.base import GeneratorAverage
+    from lightning_dl.models.gans import GeneratorAverage
 
     generator = nn.Linear(1, 1, bias=False)
     average = GeneratorAverage(generator, decay=0.999)
@@ -183,8 +183,8 @@ def test_conditions_given_elsewhere_move_to_the_model(variant):
     """Labels (and InfoGAN's continuous codes) made on the CPU work with a model on another device (here the
     meta device, standing in for a GPU)."""
     model = variant(**TINY).to("meta")
-    codes = {"continuous": torch.zeros(5, model.continuous_codes)} if variant is InfoGAN else {}
-    draw = model.condition(5, torch.tensor([0, 1, 2, 3, 0]), **codes)
+    codes = {"continuous": torch.zeros(5, model.objective.continuous_codes)} if variant is InfoGAN else {}
+    draw = model.objective.condition(5, torch.tensor([0, 1, 2, 3, 0]), **codes)
     assert draw.condition.device.type == draw.labels.device.type == draw.latent.device.type == "meta"
 
 
