@@ -82,6 +82,7 @@ def test_config_runs_and_counts_its_steps(config, tmp_path):
     assert model.n_critic == n_critic
     assert int(model.discriminator_steps) == BATCHES
     assert int(model.generator_steps) == BATCHES // n_critic
+    yaml.safe_dump(dict(model.hparams))  # plain values only: a checkpoint's hyperparameters read as weights only
 
 
 PAPER_ADAM = {"class_path": "torch.optim.Adam", "init_args": {"lr": 2e-4, "betas": [0.5, 0.999]}}

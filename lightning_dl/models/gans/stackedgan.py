@@ -332,4 +332,4 @@ def load_encoder(encoder: nn.Module, checkpoint: str) -> None:
 def unpickling_reason(error: Exception) -> str:
     """The line of a ``torch.load`` error that says why (the global it refused), else the error's type."""
     lines = [line.strip() for line in str(error).splitlines() if "WeightsUnpickler error" in line]
-    return lines[0] if lines else f"{type(error).__name__}: {str(error)[:200]}"
+    return lines[0].split(". Please use")[0] if lines else f"{type(error).__name__}: {str(error)[:200]}"
