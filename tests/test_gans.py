@@ -359,7 +359,7 @@ class FeatureMatching(NoiseObjective):
 def test_a_new_variant_is_an_objective_composed_with_the_loop():
     """The loop trains any objective it is given: frozen players, counters and logging come with it."""
     spy = PhaseSpy()
-    model = GAN(**TINY, objective=FeatureMatching)
+    model = GAN(**TINY, objective=FeatureMatching)  # the objective a variant module would pass
     trainer = fit(model, callbacks=[spy], limit_train_batches=3)
     assert [name for name, *_ in spy.steps] == ["discriminator", "generator"] * 3
     assert all(trained and not other_got_gradient and other_unchanged

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from torch import nn
 
@@ -11,7 +11,16 @@ from lightning_dl.models.gans.objective import Draw, NoiseObjective, one_hot
 from lightning_dl.nn.discriminators import DCGANDiscriminator, Discriminator
 from lightning_dl.nn.generators import DCGANGenerator
 
-__all__ = ["GAN", "Draw", "one_hot"]
+__all__ = ["GAN", "Draw", "NoiseObjectiveFactory", "one_hot"]
+
+
+class NoiseObjectiveFactory(Protocol):
+    """Builds a :class:`NoiseObjective` from :class:`GAN`'s arguments (a ``NoiseObjective`` subclass, or a partial
+    of one with its own arguments set)."""
+
+    def __call__(self, *, generator: Callable[..., nn.Module], discriminator: Callable[..., Discriminator],
+                 input_shape: tuple[int, int, int], num_classes: int, latent_dim: int, num_samples: int,
+                 sample_seed: int) -> NoiseObjective: ...
 
 
 class GAN(AdversarialLoop):
@@ -52,7 +61,7 @@ class GAN(AdversarialLoop):
         latent_dim: int = 100,
         num_samples: int = 100,
         sample_seed: int = 0,
-        objective: Callable[..., NoiseObjective] = NoiseObjective,
+        objective: NoiseObjectiveFactory = NoiseObjective,
         **loop: Any,
     ) -> None:
         super().__init__(objective(generator=generator, discriminator=discriminator, input_shape=tuple(input_shape),
