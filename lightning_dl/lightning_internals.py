@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
-from torch import Tensor
 
 #: What each function relies on, as ``(function, dotted attributes from its root)``; the test checks every row.
 RELIES_ON: dict[str, tuple[str, ...]] = {
@@ -28,7 +26,6 @@ RELIES_ON: dict[str, tuple[str, ...]] = {
     "training_epochs_processed": ("Trainer.fit_loop.epoch_progress.current.processed",),
     "training_batches_processed_this_epoch": ("Trainer.fit_loop.epoch_loop.batch_progress.current.processed",),
     "training_batch_index": ("Trainer.fit_loop.epoch_loop.batch_idx",),
-    "move_towards_": ("torch._foreach_sub", "torch._foreach_mul_", "torch._foreach_add_"),
 }
 
 
@@ -126,16 +123,3 @@ def training_batch_index(trainer: pl.Trainer) -> int:
     Relies on ``trainer.fit_loop.epoch_loop.batch_idx`` (a property of ``_TrainingEpochLoop``).
     """
     return trainer.fit_loop.epoch_loop.batch_idx
-
-
-# --- torch ----------------------------------------------------------------------------------------------
-def move_towards_(averages: list[Tensor], currents: list[Tensor], weight: Tensor | float) -> None:
-    """``average += weight * (current - average)`` for every pair, in place, in three fused multi-tensor kernels
-    (an exponential moving average's update).
-
-    Relies on ``torch._foreach_sub``, ``torch._foreach_mul_`` and ``torch._foreach_add_`` (what
-    ``torch.optim`` uses; the order of the three operations fixes the result's bits).
-    """
-    steps = torch._foreach_sub(currents, averages)
-    torch._foreach_mul_(steps, weight)
-    torch._foreach_add_(averages, steps)

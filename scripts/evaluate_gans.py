@@ -67,7 +67,8 @@ from lightning_dl.evaluation import (
     load_judge,
     match_codes_to_classes,
 )
-from lightning_dl.models import ACGAN, CGAN, GAN, CycleGAN, InfoGAN
+from lightning_dl.models import GAN, CycleGAN, InfoGAN
+from lightning_dl.models.gans import ConditionalObjective
 from lightning_dl.results import add_record_argument, make_record, write_record
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "gans"
@@ -108,8 +109,8 @@ def generate(model: GAN, generator: nn.Module, n: int, labels: Tensor | None = N
     images, drawn = [], []
     for start in range(0, n, chunk):
         part = None if labels is None else labels[start:start + chunk]
-        draw = model.condition(min(chunk, n - start), part)
-        images.append(model.generate(draw, generator))
+        draw = model.objective.condition(min(chunk, n - start), part)
+        images.append(model.objective.generate(draw, generator))
         if draw.labels is not None:
             drawn.append(draw.labels)
     generator.train(was_training)
@@ -132,11 +133,11 @@ def judge_generator(model: GAN, generator: nn.Module, judge: ClassifierFeatures,
         scores: dict[str, Any] = {"fid": classifier_fid(judge, real, free).item(),
                                   **coverage_scores(judge, free, num_classes)}
         requested = torch.arange(n) % num_classes
-        if isinstance(model, (CGAN, ACGAN)):  # ACGAN is a CGAN; StackedGAN too
+        if isinstance(model.objective, ConditionalObjective):  # CGAN, ACGAN, StackedGAN
             images, _ = generate(model, generator, n, requested)
             scores.update(accuracy_scores(judge, images, requested, num_classes))
         elif isinstance(model, InfoGAN):
-            images, codes = generate(model, generator, n, requested % model.discrete_codes)
+            images, codes = generate(model, generator, n, requested % model.objective.discrete_codes)
             half = n // 2  # match codes to classes on one half, score on the other
             mapping = match_codes_to_classes(judge, images[:half], codes[:half], num_classes)
             scores.update(accuracy_scores(judge, images[half:], mapping[codes[half:]], num_classes))

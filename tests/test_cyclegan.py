@@ -291,3 +291,12 @@ def test_the_cli_passes_the_gan_loops_arguments_and_refuses_the_fixed_ones(capsy
         with pytest.raises(SystemExit):
             cli_main([*config, f"--model.init_args.{fixed}", "2"], run=False)
         assert fixed in capsys.readouterr().err
+
+
+def test_hyperparameters_are_cyclegans_own_arguments():
+    """Built in Python too: what CycleGAN fixes for the loop (one critic step) is not a hyperparameter, and the
+    hyperparameters rebuild it (``load_from_checkpoint`` passes them back)."""
+    model = CycleGAN(**TINY, ema_decay=0.9)
+    assert {"num_classes", "latent_dim", "n_critic", "sample_seed", "objective"}.isdisjoint(model.hparams)
+    rebuilt = CycleGAN(**model.hparams)
+    assert rebuilt.generator_average.decay == 0.9 and rebuilt.n_critic == 1

@@ -82,6 +82,7 @@ def test_config_runs_and_counts_its_steps(config, tmp_path):
     assert model.n_critic == n_critic
     assert int(model.discriminator_steps) == BATCHES
     assert int(model.generator_steps) == BATCHES // n_critic
+    yaml.safe_dump(dict(model.hparams))  # plain values only: a checkpoint's hyperparameters read as weights only
 
 
 PAPER_ADAM = {"class_path": "torch.optim.Adam", "init_args": {"lr": 2e-4, "betas": [0.5, 0.999]}}
@@ -141,3 +142,18 @@ def test_an_optimiser_snippet_replaces_the_configs(name, snippet, expected, tmp_
         assert type(optimizer) is kind
         assert {key: optimizer.defaults[key] for key in settings} == settings
     assert cli.model.hparams.latent_dim == model_settings(config)[1]["latent_dim"]
+
+
+def test_a_config_composes_the_gan_loop_with_another_objective(tmp_path):
+    """``GAN``'s ``objective`` takes any NoiseObjective from the config (here ACGAN's, with its own argument): the
+    loop trains it, and the hyperparameters hold it as plain values."""
+    cli = cli_main(["fit", "--config", str(REPO / "configs" / "gans" / "dcgan.yaml"), *QUICK, *DIGITS, *SMALL_DCGAN,
+                    "--data.init_args.label_format", "integer",
+                    "--model.init_args.objective", "lightning_dl.models.gans.AuxiliaryClassifierObjective",
+                    "--model.init_args.objective.init_args.class_loss_weight", "2.0",
+                    "--trainer.default_root_dir", str(tmp_path)])
+    objective = cli.model.objective
+    assert type(objective).__name__ == "AuxiliaryClassifierObjective" and objective.class_loss_weight == 2.0
+    assert int(cli.model.generator_steps) == BATCHES
+    assert "train/generator_class_loss_epoch" in cli.trainer.callback_metrics
+    assert yaml.safe_load(yaml.safe_dump(dict(cli.model.hparams)))["objective"]["init_args"] == {"class_loss_weight": 2.0}

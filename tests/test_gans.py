@@ -12,6 +12,7 @@ from torch import nn
 from lightning_dl.data import ArrayDataModule
 from lightning_dl.errors import ConfigurationError, DataValidationError, NonFiniteLossError
 from lightning_dl.models import ACGAN, CGAN, GAN, InfoGAN
+from lightning_dl.models.gans import NoiseObjective
 from lightning_dl.models.gans.base import one_hot
 from lightning_dl.nn import (DCGANDiscriminator, DCGANGenerator, LeastSquaresLoss, WassersteinGradientPenaltyLoss,
                              WassersteinLoss)
@@ -147,7 +148,7 @@ def test_generator_average_follows_the_generator_and_is_sampled():
 def test_the_weight_average_warms_up():
     """The first update copies; early on the average follows the generator closely; later it decays at the
     configured rate."""
-    from lightning_dl.models.gans.base import GeneratorAverage
+    from lightning_dl.models.gans import GeneratorAverage
 
     generator = nn.Linear(1, 1, bias=False)
     average = GeneratorAverage(generator, decay=0.999)
@@ -183,8 +184,8 @@ def test_conditions_given_elsewhere_move_to_the_model(variant):
     """Labels (and InfoGAN's continuous codes) made on the CPU work with a model on another device (here the
     meta device, standing in for a GPU)."""
     model = variant(**TINY).to("meta")
-    codes = {"continuous": torch.zeros(5, model.continuous_codes)} if variant is InfoGAN else {}
-    draw = model.condition(5, torch.tensor([0, 1, 2, 3, 0]), **codes)
+    codes = {"continuous": torch.zeros(5, model.objective.continuous_codes)} if variant is InfoGAN else {}
+    draw = model.objective.condition(5, torch.tensor([0, 1, 2, 3, 0]), **codes)
     assert draw.condition.device.type == draw.labels.device.type == draw.latent.device.type == "meta"
 
 
@@ -318,3 +319,63 @@ def test_sample_grid_callback_writes_pngs(tmp_path):
     fit(GAN(**TINY), callbacks=[grid], limit_train_batches=2, default_root_dir=str(tmp_path))
     assert {p.parent.name for p in grid.saved} == {"samples", "interpolation"}
     assert all(p.suffix == ".png" and p.stat().st_size > 100 for p in grid.saved)
+
+
+def test_the_weight_average_matches_the_formula_on_a_dcgan_generator():
+    """Public ``lerp_`` gives what ``average += (1 - decay) * (current - average)`` gives, within float rounding,
+    for every weight and buffer of a generator with batch norm, along warmed-up and late updates."""
+    from lightning_dl.models.gans import GeneratorAverage
+
+    torch.manual_seed(0)
+    generator = TINY["generator"](image_shape=(1, 8, 8), latent_dim=8)
+    average = GeneratorAverage(generator, decay=0.999)
+    expected = [t.detach().clone() for t in (*generator.parameters(), *generator.buffers())]
+    for step in range(6):
+        if step == 4:
+            average.n_averaged.fill_(5000)  # late: the configured decay
+        decay = min(0.999, (1 + int(average.n_averaged)) / (10 + int(average.n_averaged))) if step else 0.0
+        with torch.no_grad():
+            for tensor in (*generator.parameters(), *generator.buffers()):
+                tensor.add_(torch.randn_like(tensor.float()).to(tensor.dtype) if tensor.is_floating_point() else 1)
+        currents = [t.detach() for t in (*generator.parameters(), *generator.buffers())]
+        expected = [e + (1 - decay) * (c - e) if c.is_floating_point() else c.clone() for e, c in zip(expected, currents)]
+        average.update_parameters(generator)
+        got = [*average.module.parameters(), *average.module.buffers()]
+        for e, g in zip(expected, got):
+            torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-6)
+
+
+class FeatureMatching(NoiseObjective):
+    """A variant written as an objective only: the generator also matches the discriminator's mean features."""
+
+    def generator_losses(self, batch):
+        losses = super().generator_losses(batch)
+        body = self.gan.discriminator.forward_features
+        fake = self.generate(self.condition(len(batch[0])), self.gan.generator)
+        matching = (body(batch[0]).mean(0) - body(fake).mean(0)).pow(2).mean()
+        return {**losses, "loss": losses["loss"] + matching, "feature_matching": matching}
+
+
+def test_a_new_variant_is_an_objective_composed_with_the_loop():
+    """The loop trains any objective it is given: frozen players, counters and logging come with it."""
+    spy = PhaseSpy()
+    model = GAN(**TINY, objective=FeatureMatching)  # the objective a variant module would pass
+    trainer = fit(model, callbacks=[spy], limit_train_batches=3)
+    assert [name for name, *_ in spy.steps] == ["discriminator", "generator"] * 3
+    assert all(trained and not other_got_gradient and other_unchanged
+               for _, trained, other_got_gradient, other_unchanged in spy.steps)
+    assert "train/generator_feature_matching_epoch" in trainer.callback_metrics
+    assert int(model.generator_steps) == 3
+
+
+@pytest.mark.parametrize("variant", [GAN, CGAN, ACGAN, InfoGAN])
+def test_hyperparameters_are_the_arguments_given_and_rebuild_the_model(variant):
+    """What a variant passes to its base (its objective, settings it fixes) is not a hyperparameter, so the
+    hyperparameters rebuild the same model (as ``load_from_checkpoint`` does)."""
+    model = variant(**TINY, ema_decay=0.9)
+    assert "objective" not in model.hparams or variant is GAN
+    assert {"ema_decay", "latent_dim", "num_samples"} <= set(model.hparams)
+    rebuilt = variant(**model.hparams)
+    assert type(rebuilt.objective) is type(model.objective)
+    assert model.state_dict().keys() == rebuilt.state_dict().keys()
+    assert all(a.shape == b.shape for a, b in zip(model.state_dict().values(), rebuilt.state_dict().values()))

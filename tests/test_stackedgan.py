@@ -56,8 +56,8 @@ def encoder_checkpoint(tmp_path_factory) -> str:
     fit = trainer(max_epochs=3, limit_val_batches=0)
     fit.fit(classifier, digits())
     path = tmp_path_factory.mktemp("encoder") / "classifier.ckpt"
-    fit.save_checkpoint(path)
-    return str(path)
+    torch.save({"state_dict": classifier.state_dict()}, path)  # weights only: a Python-built module's checkpoint
+    return str(path)  # holds its factories (partials), which a weights-only load refuses
 
 
 def a_batch(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -216,3 +216,55 @@ def test_config_runs_every_phase(tmp_path):
     assert int(cli.model.generator_steps) == 4 and int(cli.model.discriminator_steps) == 4
     grids = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png"))
     assert len(grids) == 9 and any("samples/feature_noise/epoch=2.png" in g for g in grids)
+
+
+class LeavesAMark:
+    """Unpickled, it would run code: it writes ``path`` (what a crafted checkpoint could do to any file)."""
+
+    def __init__(self, path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return exec, (f"open({self.path!r}, 'w').write('ran')",)
+
+
+def test_an_encoder_checkpoint_carrying_code_is_refused_not_run(tmp_path, encoder_checkpoint):
+    """The encoder file is read as weights only: a pickle that would run code is refused, naming the file, and
+    its code never runs; so is a full checkpoint of a module built in Python (its factories are objects)."""
+    mark = tmp_path / "ran.txt"
+    crafted = tmp_path / "crafted.ckpt"
+    torch.save({"state_dict": torch.load(encoder_checkpoint)["state_dict"], "payload": LeavesAMark(mark)}, crafted)
+    with pytest.raises(ConfigurationError, match=rf"{crafted}.*cannot be read as weights only.*Unsupported global: GLOBAL exec"):
+        StackedGAN(**TINY, encoder_checkpoint=str(crafted))
+    assert not mark.exists()
+    classifier = Classifier(TINY_ENCODER, input_shape=(1, 8, 8), num_classes=10)
+    python_built = tmp_path / "python_built.ckpt"
+    fit = trainer(max_steps=1, limit_val_batches=0)
+    fit.fit(classifier, digits())
+    fit.save_checkpoint(python_built)
+    with pytest.raises(ConfigurationError, match=rf"{python_built}.*torch.save\(\{{'state_dict'"):
+        StackedGAN(**TINY, encoder_checkpoint=str(python_built))
+
+
+def test_a_checkpoint_of_lightning_dl_fit_gives_the_encoder(tmp_path):
+    """What the error advises: a Classifier trained through the CLI holds its configuration as plain values, so
+    its checkpoint reads as weights only."""
+    cli = cli_main(["fit", "--model", "lightning_dl.models.Classifier",
+                    "--model.network", "lightning_dl.nn.stacked_gan.StackedEncoder",
+                    "--model.network.init_args.channels", "[8]", "--model.network.init_args.feature_dim", "32",
+                    "--data", "lightning_dl.data.DigitsDataModule", "--data.init_args.normalization", "symmetric_range",
+                    "--trainer.fast_dev_run", "true", "--trainer.logger", "false", *QUICK])
+    path = tmp_path / "classifier.ckpt"
+    cli.trainer.save_checkpoint(path)
+    model = StackedGAN(**TINY, encoder_checkpoint=str(path))
+    assert identical(snapshot(cli.model.network), snapshot(model.encoder))
+
+
+def test_hyperparameters_are_stackedgans_own_arguments(encoder_checkpoint):
+    """The networks it hands the GAN base (its image generator and discriminator, the summed noise size) are not
+    hyperparameters of its own; its hyperparameters rebuild it."""
+    model = StackedGAN(**TINY, encoder_checkpoint=encoder_checkpoint)
+    assert {"generator", "discriminator", "latent_dim", "objective"}.isdisjoint(model.hparams)
+    rebuilt = StackedGAN(**model.hparams)
+    assert identical(snapshot(model.encoder), snapshot(rebuilt.encoder)) and rebuilt.encoder_frozen
+    assert snapshot(model).keys() == snapshot(rebuilt).keys()

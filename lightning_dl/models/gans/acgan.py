@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import functools
+from typing import Any
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from lightning_dl.models.gans.base import Draw, Phase
-from lightning_dl.models.gans.cgan import CGAN
-from lightning_dl.nn.discriminators import Discriminator, DiscriminatorOutputs
+from lightning_dl.models.gans.base import GAN
+from lightning_dl.models.gans.cgan import ConditionalObjective
+from lightning_dl.models.gans.objective import Draw, Phase, require_labels
+from lightning_dl.nn.discriminators import DiscriminatorOutputs
 
 
-class ACGAN(CGAN):
+class AuxiliaryClassifierObjective(ConditionalObjective):
+    """CGAN's generator; a discriminator with a class head instead of the class as input; both players add the
+    weighted class cross-entropy."""
+
+    def __init__(self, num_classes: int, class_loss_weight: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(num_classes=num_classes, discriminator_arguments={"num_classes": num_classes}, **kwargs)
+        self.class_loss_weight = class_loss_weight
+
+    def discriminate(self, images: Tensor, labels: Tensor | None) -> DiscriminatorOutputs:
+        return self.gan.discriminator.forward_all(images)
+
+    def extra_losses(self, phase: Phase, real: DiscriminatorOutputs | None, labels: Tensor | None,
+                     fake: DiscriminatorOutputs, draw: Draw) -> dict[str, Tensor]:
+        loss = F.cross_entropy(fake.class_logits.float(), draw.labels)
+        if phase == "discriminator":
+            loss = loss + F.cross_entropy(real.class_logits.float(), require_labels(labels))
+        return {"class_loss": self.class_loss_weight * loss}
+
+
+class ACGAN(GAN):
     """Auxiliary-classifier GAN: the generator is conditioned on the class as in CGAN, but the discriminator
     is not told it; an auxiliary head on its features predicts the class instead. Both players add the
     class cross-entropy to their adversarial loss (equal weights, as in the reference): the discriminator on
@@ -20,24 +41,9 @@ class ACGAN(CGAN):
 
     Args:
         class_loss_weight: Weight of the class cross-entropy in both players' losses.
-        **kwargs: The arguments of :class:`GAN`.
+        **kwargs: The arguments of :class:`GAN` (but its objective).
     """
 
-    def __init__(self, class_loss_weight: float = 1.0, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.class_loss_weight = class_loss_weight
-
-    def build_networks(self, generator: Callable[..., nn.Module], discriminator: Callable[..., Discriminator]
-                       ) -> tuple[nn.Module, nn.Module]:
-        return (generator(image_shape=self.input_shape, latent_dim=self.latent_dim, condition_dim=self.num_classes),
-                discriminator(image_shape=self.input_shape, num_classes=self.num_classes))
-
-    def discriminate(self, images: Tensor, labels: Tensor | None) -> DiscriminatorOutputs:
-        return self.discriminator.forward_all(images)
-
-    def extra_losses(self, phase: Phase, real: DiscriminatorOutputs | None, real_labels: Tensor | None,
-                     fake: DiscriminatorOutputs, draw: Draw) -> dict[str, Tensor]:
-        loss = F.cross_entropy(fake.class_logits.float(), draw.labels)
-        if phase == "discriminator":
-            loss = loss + F.cross_entropy(real.class_logits.float(), self.require_labels(real_labels))
-        return {"class_loss": self.class_loss_weight * loss}
+    def __init__(self, class_loss_weight: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(objective=functools.partial(AuxiliaryClassifierObjective, class_loss_weight=class_loss_weight),
+                         **kwargs)

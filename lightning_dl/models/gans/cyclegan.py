@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +10,8 @@ from torch import Tensor, nn
 
 from lightning_dl.errors import ConfigurationError
 from lightning_dl.models.base import Stage
-from lightning_dl.models.gans.base import GAN
+from lightning_dl.models.gans.loop import AdversarialLoop
+from lightning_dl.models.gans.objective import Batch, Objective, to_display
 from lightning_dl.nn.adversarial import AdversarialLoss, LeastSquaresLoss
 from lightning_dl.nn.discriminators import Discriminator, PatchGANDiscriminator
 from lightning_dl.nn.unet import UNetGenerator
@@ -18,14 +19,96 @@ from lightning_dl.nn.unet import UNetGenerator
 Direction = Literal["a_to_b", "b_to_a"]
 
 
-class CycleGAN(GAN):
+def l1(prediction: Tensor, target: Tensor) -> Tensor:
+    """Mean absolute error, in float32 (also under bf16 autocast)."""
+    return F.l1_loss(prediction.float(), target.float())
+
+
+class CycleObjective(Objective):
+    """Two generators (``generator["a_to_b"]``, ``["b_to_a"]``) and two discriminators (``discriminator["a"]``,
+    ``["b"]``), each pair one player; the fixed translation images are buffers. See :class:`CycleGAN`."""
+
+    def __init__(self, generator: Callable[..., nn.Module], discriminator: Callable[..., Discriminator],
+                 input_shape: tuple[int, int, int], output_shape: tuple[int, int, int], cycle_weight: float,
+                 identity_weight: float, patch: bool, num_samples: int) -> None:
+        self.generator_factory, self.discriminator_factory = generator, discriminator
+        self.shapes = {"a": tuple(input_shape), "b": tuple(output_shape)}
+        self.cycle_weight, self.identity_weight, self.patch, self.num_samples = cycle_weight, identity_weight, patch, num_samples
+
+    def build(self) -> dict[str, nn.Module | Tensor]:
+        """``G: A→B`` and ``F: B→A`` as one generator, ``D_A`` and ``D_B`` as one discriminator; the grids' images
+        (chosen from the validation data when training starts, then kept in the checkpoint)."""
+        a, b = self.shapes["a"], self.shapes["b"]
+        return {"generator": nn.ModuleDict({"a_to_b": self.generator_factory(input_shape=a, output_shape=b),
+                                            "b_to_a": self.generator_factory(input_shape=b, output_shape=a)}),
+                "discriminator": nn.ModuleDict({domain: self.discriminator_factory(image_shape=shape, patch=self.patch)
+                                                for domain, shape in self.shapes.items()}),
+                "sample_images_a": torch.zeros(self.num_samples, *a), "sample_images_b": torch.zeros(self.num_samples, *b),
+                "sample_images_chosen": torch.zeros((), dtype=torch.bool)}
+
+    def discriminator_losses(self, batch: Batch) -> dict[str, Tensor]:
+        """Each discriminator on its domain's real images and the other generator's translations (halved)."""
+        real_a, real_b = batch[0], batch[1]
+        generator, adversarial = self.gan.generator, self.gan.adversarial_loss
+        with torch.no_grad():
+            fake_b, fake_a = generator["a_to_b"](real_a), generator["b_to_a"](real_b)
+        terms, scores = {}, {}
+        for domain, real, fake in (("a", real_a, fake_a), ("b", real_b, fake_b)):
+            discriminator = self.gan.discriminator[domain]
+            real_logits, fake_logits = discriminator(real), discriminator(fake)
+            terms[f"adversarial_loss_{domain}"] = 0.5 * adversarial.discriminator_loss(real_logits, fake_logits)
+            if adversarial.uses_penalty:
+                terms[f"gradient_penalty_{domain}"] = adversarial.penalty(discriminator, real, fake)
+            scores[f"real_score_{domain}"] = real_logits.detach().float().mean()
+            scores[f"fake_score_{domain}"] = fake_logits.detach().float().mean()
+        return {"loss": sum(terms.values()), **terms, **scores}
+
+    def generator_losses(self, batch: Batch) -> dict[str, Tensor]:
+        """Fool both discriminators, and come back to where each cycle started (plus the identity terms)."""
+        real_a, real_b = batch[0], batch[1]
+        to_b, to_a = self.gan.generator["a_to_b"], self.gan.generator["b_to_a"]
+        discriminator, adversarial = self.gan.discriminator, self.gan.adversarial_loss
+        fake_b, fake_a = to_b(real_a), to_a(real_b)
+        terms = {"adversarial_loss_a": adversarial.generator_loss(discriminator["a"](fake_a)),
+                 "adversarial_loss_b": adversarial.generator_loss(discriminator["b"](fake_b)),
+                 "cycle_loss_a": l1(to_a(fake_b), real_a), "cycle_loss_b": l1(to_b(fake_a), real_b)}
+        loss = terms["adversarial_loss_a"] + terms["adversarial_loss_b"]
+        loss = loss + self.cycle_weight * (terms["cycle_loss_a"] + terms["cycle_loss_b"])
+        if self.identity_weight:
+            terms["identity_loss_a"], terms["identity_loss_b"] = l1(to_a(real_a), real_a), l1(to_b(real_b), real_b)
+            loss = loss + self.identity_weight * (terms["identity_loss_a"] + terms["identity_loss_b"])
+        return {"loss": loss, **terms}
+
+    def sample(self, generator: nn.Module, n: int, labels: Tensor | None = None, latent: Tensor | None = None
+               ) -> Tensor:
+        """The first ``n`` grid images of domain A (repeated if need be) translated to B."""
+        images = self.gan.sample_images_a
+        return generator["a_to_b"](images[torch.arange(n, device=images.device) % len(images)])
+
+    def sample_grids(self, generator: nn.Module) -> dict[str, Tensor]:
+        """Two grids in [0, 1], one row each: real A, A→B, A→B→A (``a_to_b``); real B, B→A, B→A→B
+        (``b_to_a``). Grey images are shown as RGB beside colour ones."""
+        if not self.gan.sample_images_chosen:
+            raise RuntimeError("CycleGAN has no translation images yet: train it with validation (or training) data, "
+                               "or call set_sample_images(images_a, images_b).")
+        grids = {}
+        for direction, back, real in (("a_to_b", "b_to_a", self.gan.sample_images_a),
+                                      ("b_to_a", "a_to_b", self.gan.sample_images_b)):
+            translated = generator[direction](real)
+            rows = [real, translated, generator[back](translated)]
+            grid = torch.cat([row.expand(-1, 3, -1, -1) if row.shape[1] == 1 else row for row in rows])
+            grids[direction] = to_display(grid).clamp(0, 1)  # held-out images may lie beyond the train range
+        return grids
+
+
+class CycleGAN(AdversarialLoop):
     """CycleGAN: image-to-image translation between two domains A and B, learnt from unpaired examples.
 
     Two generators translate (``G: A→B``, ``F: B→A``) and two discriminators judge each domain, trained on
     unpaired batches ``(images_a, images_b)`` (see :class:`~lightning_dl.data.UnpairedDataModule`). Runs on
-    the :class:`GAN` loop: the two generators are one network for the generator step (``generator["a_to_b"]``,
-    ``generator["b_to_a"]``), the two discriminators one for the discriminator step (``discriminator["a"]``,
-    ``discriminator["b"]``), each pair with one optimiser.
+    the adversarial loop with one critic step per generator step: the two generators are one player
+    (``generator["a_to_b"]``, ``generator["b_to_a"]``), the two discriminators the other
+    (``discriminator["a"]``, ``discriminator["b"]``), each pair with one optimiser.
 
     - **Discriminators** (each loss halved, as in the paper): ``D_B`` tells real B from ``G(a)``, ``D_A``
       real A from ``F(b)``; least squares by default, one logit per patch (PatchGAN) or per image
@@ -38,8 +121,8 @@ class CycleGAN(GAN):
 
     Logged per epoch: each term, ``train/generator_cycle_loss_a`` and ``_b`` as the plain L1 distances
     (unweighted), and ``val/``/``test/cycle_loss_a``/``_b`` on the held-out images. ``sample_grids()``
-    translates a fixed set of validation images kept in the checkpoint; ``sample(n)``, ``predict_step`` and
-    ``translate`` translate A images to B.
+    translates a fixed set of validation images kept in the checkpoint (set ``SampleGrid``'s ``nrow`` to
+    ``num_samples``); ``sample(n)``, ``predict_step`` and ``translate`` translate A images to B.
 
     Args:
         generator: Builds each generator from ``input_shape`` and ``output_shape``; default the U-Net.
@@ -51,10 +134,12 @@ class CycleGAN(GAN):
         identity_weight: Weight of the identity losses (0: none); needs domains with the same channels.
         patch: One real/fake logit per patch (PatchGAN) or one per image.
         num_samples: Images of each domain in the translation grids.
-        **kwargs: The optimisers, schedulers, ``gradient_clip_val``, ``ema_decay`` (translate with the
-            generators' weight average) and ``max_generator_steps`` of :class:`GAN`, each for both networks of a
+        **loop: The optimisers, schedulers, ``gradient_clip_val``, ``ema_decay`` (translate with the
+            generators' weight average) and ``max_generator_steps`` of the loop, each for both networks of a
             player; the optimisers default to Adam(2e-4, β₁ 0.5), the paper's.
     """
+
+    objective: CycleObjective
 
     def __init__(
         self,
@@ -67,94 +152,39 @@ class CycleGAN(GAN):
         identity_weight: float = 0.0,
         patch: bool = True,
         num_samples: int = 10,
-        **kwargs,
+        **loop: Any,
     ) -> None:
-        self.output_shape, self.patch = tuple(output_shape), patch
         if identity_weight and input_shape[0] != output_shape[0]:
             raise ConfigurationError(
                 f"identity_weight={identity_weight} feeds B images to the A→B generator, but domain A has "
                 f"{input_shape[0]} channels and B {output_shape[0]}; set identity_weight: 0 for such domains.")
         if cycle_weight < 0 or identity_weight < 0:
             raise ConfigurationError("cycle_weight and identity_weight must not be negative.")
-        super().__init__(generator=generator, discriminator=discriminator,
-                         adversarial_loss=adversarial_loss or LeastSquaresLoss(), input_shape=input_shape,
-                         num_classes=0, latent_dim=0, n_critic=1, num_samples=num_samples, sample_seed=0, **kwargs)
-        for fixed in ("num_classes", "latent_dim", "n_critic", "sample_seed"):  # no classes, no noise: not arguments
-            self.hparams.pop(fixed, None)  # of a CycleGAN, kept out of what load_from_checkpoint passes back
-        self.cycle_weight, self.identity_weight = cycle_weight, identity_weight
-        # The translation grids' images: chosen from the validation data when training starts, then kept in
-        # the checkpoint, so every epoch and a resumed run show the same images.
-        self.register_buffer("sample_images_a", torch.zeros(num_samples, *self.input_shape))
-        self.register_buffer("sample_images_b", torch.zeros(num_samples, *self.output_shape))
-        self.register_buffer("sample_images_chosen", torch.zeros((), dtype=torch.bool))
-
-    def build_networks(self, generator: Callable[..., nn.Module], discriminator: Callable[..., Discriminator]
-                       ) -> tuple[nn.ModuleDict, nn.ModuleDict]:
-        """``G: A→B`` and ``F: B→A`` as one generator, ``D_A`` and ``D_B`` as one discriminator."""
-        shape_a, shape_b = self.input_shape, self.output_shape
-        return (nn.ModuleDict({"a_to_b": generator(input_shape=shape_a, output_shape=shape_b),
-                               "b_to_a": generator(input_shape=shape_b, output_shape=shape_a)}),
-                nn.ModuleDict({"a": discriminator(image_shape=shape_a, patch=self.patch),
-                               "b": discriminator(image_shape=shape_b, patch=self.patch)}))
-
-    # --- the two phases ----------------------------------------------------------------------------
-    def discriminator_losses(self, batch: tuple[Tensor, ...]) -> dict[str, Tensor]:
-        """Each discriminator on its domain's real images and the other generator's translations."""
-        real_a, real_b = batch[0], batch[1]
-        with torch.no_grad():
-            fake_b, fake_a = self.generator["a_to_b"](real_a), self.generator["b_to_a"](real_b)
-        terms, scores = {}, {}
-        for domain, real, fake in (("a", real_a, fake_a), ("b", real_b, fake_b)):
-            discriminator = self.discriminator[domain]
-            real_logits, fake_logits = discriminator(real), discriminator(fake)
-            adversarial = self.adversarial_loss.discriminator_loss(real_logits, fake_logits)
-            terms[f"adversarial_loss_{domain}"] = 0.5 * adversarial
-            if self.adversarial_loss.uses_penalty:
-                terms[f"gradient_penalty_{domain}"] = self.adversarial_loss.penalty(discriminator, real, fake)
-            scores[f"real_score_{domain}"] = real_logits.detach().float().mean()
-            scores[f"fake_score_{domain}"] = fake_logits.detach().float().mean()
-        return {"loss": sum(terms.values()), **terms, **scores}
-
-    def generator_losses(self, batch: tuple[Tensor, ...]) -> dict[str, Tensor]:
-        """Fool both discriminators, and come back to where each cycle started (plus the identity terms)."""
-        real_a, real_b = batch[0], batch[1]
-        to_b, to_a = self.generator["a_to_b"], self.generator["b_to_a"]
-        fake_b, fake_a = to_b(real_a), to_a(real_b)
-        terms = {"adversarial_loss_a": self.adversarial_loss.generator_loss(self.discriminator["a"](fake_a)),
-                 "adversarial_loss_b": self.adversarial_loss.generator_loss(self.discriminator["b"](fake_b)),
-                 "cycle_loss_a": l1(to_a(fake_b), real_a), "cycle_loss_b": l1(to_b(fake_a), real_b)}
-        loss = terms["adversarial_loss_a"] + terms["adversarial_loss_b"]
-        loss = loss + self.cycle_weight * (terms["cycle_loss_a"] + terms["cycle_loss_b"])
-        if self.identity_weight:
-            terms["identity_loss_a"], terms["identity_loss_b"] = l1(to_a(real_a), real_a), l1(to_b(real_b), real_b)
-            loss = loss + self.identity_weight * (terms["identity_loss_a"] + terms["identity_loss_b"])
-        return {"loss": loss, **terms}
+        objective = CycleObjective(generator, discriminator, input_shape, output_shape, cycle_weight, identity_weight,
+                                   patch, num_samples)
+        super().__init__(objective, adversarial_loss=adversarial_loss or LeastSquaresLoss(), n_critic=1, **loop)
+        self.input_shape, self.output_shape = tuple(input_shape), tuple(output_shape)
 
     # --- held-out cycle losses ---------------------------------------------------------------------
-    def evaluate(self, stage: Stage, batch: tuple[Tensor, ...]) -> None:
+    def evaluate(self, stage: Stage, batch: Batch) -> None:
         """The L1 cycle losses of a held-out batch, as ``<stage>/cycle_loss_a`` and ``_b``."""
         real_a, real_b = batch[0], batch[1]
         generator = self.sampling_generator
         self.track(stage, "cycle_loss_a", l1(generator["b_to_a"](generator["a_to_b"](real_a)), real_a), len(real_a))
         self.track(stage, "cycle_loss_b", l1(generator["a_to_b"](generator["b_to_a"](real_b)), real_b), len(real_b))
 
-    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.evaluate("val", batch)
 
-    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         self.evaluate("test", batch)
 
     # --- translating -------------------------------------------------------------------------------
-    @torch.no_grad()
     def translate(self, images: Tensor, direction: Direction = "a_to_b") -> Tensor:
         """Images of one domain translated into the other (``a_to_b`` or ``b_to_a``), in eval mode, by the
         weight average when there is one."""
-        generator = self.sampling_generator
-        was_training = generator.training
-        generator.eval()
-        translated = generator[direction](images.to(self.device))
-        generator.train(was_training)
-        return translated
+        with self.sampling() as generator:
+            return generator[direction](images.to(self.device))
 
     def set_sample_images(self, images_a: Tensor, images_b: Tensor) -> None:
         """Choose the images of the translation grids (``num_samples`` of each domain, repeated if fewer)."""
@@ -179,32 +209,6 @@ class CycleGAN(GAN):
                 self.set_sample_images(batch[0], batch[1])
                 return
 
-    def sample(self, n: int, labels: Tensor | None = None, latent: Tensor | None = None) -> Tensor:
-        """The first ``n`` grid images of domain A (repeated if need be) translated to B."""
-        return self.translate(self.sample_images_a[torch.arange(n, device=self.device) % len(self.sample_images_a)])
-
-    def sample_grids(self) -> dict[str, Tensor]:
-        """Two grids in [0, 1], one row each: real A, A→B, A→B→A (``a_to_b``); real B, B→A, B→A→B
-        (``b_to_a``). Grey images are shown as RGB beside colour ones. Set ``SampleGrid``'s ``nrow`` to
-        ``num_samples``."""
-        if not self.sample_images_chosen:
-            raise RuntimeError("CycleGAN has no translation images yet: train it with validation (or training) data, "
-                               "or call set_sample_images(images_a, images_b).")
-        grids = {}
-        for direction, back, real in (("a_to_b", "b_to_a", self.sample_images_a),
-                                      ("b_to_a", "a_to_b", self.sample_images_b)):
-            translated = self.translate(real, direction)
-            rows = [real, translated, self.translate(translated, back)]
-            grid = torch.cat([row.expand(-1, 3, -1, -1) if row.shape[1] == 1 else row for row in rows])
-            grids[direction] = self.to_display(grid).clamp(0, 1)  # held-out images may lie beyond the train range
-        return grids
-
-    def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+    def predict_step(self, batch: Batch, batch_idx: int) -> Tensor:
         """The batch's A images translated to B."""
         return self.translate(batch[0])
-
-
-def l1(prediction: Tensor, target: Tensor) -> Tensor:
-    """Mean absolute error, in float32 (also under bf16 autocast)."""
-    return F.l1_loss(prediction.float(), target.float())
-
