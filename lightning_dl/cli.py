@@ -1,8 +1,8 @@
 """The ``lightning-dl`` command: Lightning's CLI with this project's trainer defaults.
 
-    lightning-dl fit --config configs/cnn_fashion_mnist.yaml
-    lightning-dl fit --config configs/cnn_digits.yaml --config configs/trainer/quick.yaml
-    lightning-dl test --config configs/cnn_digits.yaml --ckpt_path runs/.../last.ckpt
+    lightning-dl fit --config configs/classifiers/cnn_fashion_mnist.yaml
+    lightning-dl fit --config configs/classifiers/cnn_digits.yaml --config configs/trainer/quick.yaml
+    lightning-dl test --config configs/classifiers/cnn_digits.yaml --ckpt_path runs/.../last.ckpt
     lightning-dl kfold --config configs/workflow/kfold_diabetes.yaml --folds 4
 
 This module is the bottom of the command line: :class:`LightningDLCLI` and :func:`cli_main`, which the

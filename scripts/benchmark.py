@@ -360,8 +360,9 @@ class BatchTimer(pl.Callback):
         self._last = now
 
 
-def instantiate(spec: Any) -> Any:
-    """A factory from a ``class_path``/``init_args`` dict: ``partial(cls, **init_args)``."""
+def factory(spec: Any) -> Any:
+    """A factory (not an object: see :func:`lightning_dl.cli.instantiate` for that) from a
+    ``class_path``/``init_args`` dict: ``partial(cls, **init_args)``."""
     from lightning_dl.cli import import_object
 
     return partial(import_object(spec["class_path"]), **spec.get("init_args", {}))
@@ -371,7 +372,7 @@ def fast_model(config: dict[str, Any], dm: FashionMNISTDataModule, **changes: An
     """The fast config's Classifier with some options changed."""
     init = dict(config["model"]["init_args"])
     for key in ("network", "optimizer", "lr_scheduler"):
-        init[key] = instantiate(init[key])
+        init[key] = factory(init[key])
     init.update(changes)
     return Classifier(input_shape=dm.input_shape, num_classes=dm.num_classes, **init)
 

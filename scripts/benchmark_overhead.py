@@ -2,7 +2,7 @@
 
 Two comparisons, each reported as a ratio of medians:
 
-1. **Training-loop overhead.** The CNN of ``configs/cnn_fashion_mnist.yaml`` is trained with the same
+1. **Training-loop overhead.** The CNN of ``configs/classifiers/cnn_fashion_mnist.yaml`` is trained with the same
    data, seed, thread count, batch size and optimiser (Adam, lr 1e-3) twice: by lightning_dl
    (``FashionMNISTDataModule`` + ``Classifier`` + ``pl.Trainer``, validation off) and by the idealised
    fastest hand-written loop (the DataModule's normalised tensors, one ``randperm`` per epoch, batches
@@ -50,6 +50,7 @@ from typing import Any, Callable, Iterable
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+import yaml
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
@@ -58,10 +59,13 @@ from lightning_dl.data.sources import IDX_FILES, fetch_fashion_mnist
 from lightning_dl.models import Classifier
 from lightning_dl.nn import CNN
 
-#: The network, data and optimiser settings of configs/cnn_fashion_mnist.yaml.
-NETWORK: dict[str, Any] = {"channels": [32, 64], "batch_norm": True, "hidden_sizes": [128], "dropout": 0.25}
-DATA: dict[str, Any] = {"batch_size": 128, "val_fraction": 0.1, "normalization": "standardize", "layout": "image"}
-LR = 1e-3
+#: The benchmarked config: its network, data and optimiser settings, read from the file (not copied), less its
+#: augmentation and scheduler, which the plain loop does not have.
+CONFIG: dict[str, Any] = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs/classifiers/cnn_fashion_mnist.yaml")
+                                        .read_text())
+NETWORK: dict[str, Any] = CONFIG["model"]["init_args"]["network"]["init_args"]
+DATA: dict[str, Any] = {k: v for k, v in CONFIG["data"]["init_args"].items() if k != "augmentation"}
+LR: float = CONFIG["model"]["init_args"]["optimizer"]["init_args"]["lr"]
 SEED = 42
 
 #: Each contender's run: the wall time of each of its epochs, in seconds.

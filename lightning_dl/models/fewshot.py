@@ -21,6 +21,7 @@ from torchmetrics import Metric, MetricCollection
 from lightning_dl.errors import ConfigurationError, DataValidationError
 from lightning_dl.models.base import BaseModule, Stage
 from lightning_dl.nn.base import Network, NetworkFactory
+from lightning_dl.nn.layers import output_shape
 
 #: The normal quantile of a two-sided 95 % confidence interval.
 Z_95 = 1.96
@@ -53,9 +54,7 @@ class Conv4(Network):
                 size //= 2
             in_channels = channels
         self.features = nn.Sequential(*layers, nn.Flatten())
-        with torch.no_grad():  # in evaluation mode: the dry run must not update batch-norm statistics
-            self.num_features = self.features.eval()(torch.zeros(1, *input_shape)).shape[1]
-        self.features.train()
+        self.num_features = output_shape(self.features, input_shape)[0]
         self.num_outputs = num_outputs
         self.head = self.build_head(num_outputs)
 

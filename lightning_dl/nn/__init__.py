@@ -9,7 +9,8 @@ from lightning_dl.nn.discriminators import (CodeHead, CodePrediction, DCGANDiscr
                                             DiscriminatorOutputs, PatchGANDiscriminator)
 from lightning_dl.nn.generators import DCGANGenerator
 from lightning_dl.nn.init import initialize
-from lightning_dl.nn.networks import CNN, MLP, RNN, activation_layer
+from lightning_dl.nn.layers import activation_layer, output_shape
+from lightning_dl.nn.networks import CNN, MLP, RNN
 from lightning_dl.nn.regularizers import Penalty, apply_max_norm, regularization_loss, regularize
 from lightning_dl.nn.stacked_gan import (StackedEncoder, StackedFeatureDiscriminator, StackedFeatureGenerator,
                                          StackedImageDiscriminator, StackedImageGenerator)
@@ -21,6 +22,6 @@ __all__ = [
     "Discriminator", "DiscriminatorOutputs", "HingeLoss", "LeastSquaresLoss", "Network", "NetworkFactory",
     "NonSaturatingLoss", "PatchGANDiscriminator", "Penalty", "StackedEncoder", "StackedFeatureDiscriminator",
     "StackedFeatureGenerator", "StackedImageDiscriminator", "StackedImageGenerator", "UNetGenerator",
-    "WassersteinGradientPenaltyLoss", "WassersteinLoss", "activation_layer", "apply_max_norm", "initialize",
+    "WassersteinGradientPenaltyLoss", "WassersteinLoss", "activation_layer", "apply_max_norm", "initialize", "output_shape",
     "regularization_loss", "regularize",
 ]

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_dl.errors import ConfigurationError, DataValidationError
+from lightning_dl.nn.layers import activation_layer, output_shape
 
 NormName = Literal["batch", "instance", "none"]
 ActivationName = Literal["relu", "leaky_relu", "none"]
@@ -27,15 +28,6 @@ def norm_layer(kind: NormName, channels: int) -> nn.Module:
         return nn.BatchNorm2d(channels)
     if kind == "instance":
         return nn.InstanceNorm2d(channels, affine=True)
-    return nn.Identity()
-
-
-def activation_layer(kind: ActivationName, negative_slope: float = 0.2) -> nn.Module:
-    """ReLU, LeakyReLU with ``negative_slope`` (0.2 in every GAN of the reference code), or nothing."""
-    if kind == "relu":
-        return nn.ReLU()
-    if kind == "leaky_relu":
-        return nn.LeakyReLU(negative_slope)
     return nn.Identity()
 
 
@@ -78,16 +70,6 @@ def check_same_length(network: str, **lists: list[int]) -> None:
         described = ", ".join(f"{name} has {length}" for name, length in lengths.items())
         raise ConfigurationError(f"{network} needs one entry per layer in each of {', '.join(lists)}, "
                                  f"but {described}.")
-
-
-def output_shape(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The shape (without batch) that ``module`` produces from one input of ``input_shape``."""
-    was_training = module.training
-    module.eval()
-    with torch.no_grad():
-        shape = tuple(module(torch.zeros(1, *input_shape)).shape[1:])
-    module.train(was_training)
-    return shape
 
 
 def check_condition(condition: Tensor | None, condition_dim: int, network: str) -> None:

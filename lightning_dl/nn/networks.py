@@ -16,25 +16,15 @@ from torch import Tensor, nn
 
 from lightning_dl.errors import ConfigurationError
 from lightning_dl.nn.base import Network
+from lightning_dl.nn.layers import activation_layer, output_shape
 from lightning_dl.nn.init import Initializer, initialize
 from lightning_dl.nn.regularizers import Penalty, PenaltySpec, per_layer, regularize
 
 ActivationName = Literal["relu", "elu", "selu", "softplus", "tanh", "sigmoid", "leaky_relu"]
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "elu": nn.ELU, "selu": nn.SELU, "softplus": nn.Softplus, "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
-}
 
 #: The weight, bias and activity penalty of one layer.
 LayerPenaltySpec = tuple[Penalty | None, Penalty | None, Penalty | None]
-
-
-def activation_layer(name: str) -> nn.Module:
-    """An activation layer by name."""
-    if name not in ACTIVATIONS:
-        raise ConfigurationError(f"Unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}.")
-    return ACTIVATIONS[name]()
 
 
 class NarrowLayerWarning(UserWarning):
@@ -163,8 +153,7 @@ class CNN(Network):
             in_channels = out_channels
         self.features = nn.Sequential(*blocks, nn.Flatten())
         try:
-            with torch.no_grad():  # in evaluation mode: the dry run must not update batch-norm statistics
-                self.num_features = self.features.eval()(torch.zeros(1, *input_shape)).shape[1]
+            self.num_features = output_shape(self.features, input_shape)[0]
         except RuntimeError as error:  # a conv or pooling window larger than what is left of the image
             raise ConfigurationError(f"{len(channels)} conv blocks shrink a {tuple(input_shape[1:])} image to "
                                      f"nothing ({error}); use fewer blocks, padding or no pooling.") from error
