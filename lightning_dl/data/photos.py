@@ -77,7 +77,7 @@ def photo_crops(names: Sequence[str], count: int, size: int, seed: int = CROP_SE
     index in :data:`PHOTOS` of the photograph it was cut from."""
     rng = np.random.default_rng(seed)
     photos = [load_photo(name, scale) for name in names]
-    positions = np.array([(p.shape[0] - size + 1) * (p.shape[1] - size + 1) for p in photos], np.float64)
+    positions = np.array([max(0, p.shape[0] - size + 1) * max(0, p.shape[1] - size + 1) for p in photos], np.float64)
     if (positions <= 0).any():
         small = [name for name, p in zip(names, photos) if min(p.shape[:2]) < size]
         raise ConfigurationError(f"crop_size {size} is larger than the photographs {small} downscaled by {scale}; "
