@@ -267,3 +267,13 @@ def test_the_classifier_autoencoder_needs_labels(arrays):
     dm = ArrayDataModule(*arrays, normalization="unit_range", label_format="none", batch_size=16)
     with pytest.raises(DataValidationError, match="label_format: integer"):
         quiet_trainer().test(ClassifierAutoencoder((1, 8, 8), num_classes=4, latent_dim=4, layer_filters=[4]), dm)
+
+
+def test_the_noise_has_the_asked_mean_and_std_and_is_clipped():
+    torch.manual_seed(0)
+    images = torch.full((64, 1, 28, 28), 0.25)
+    unclipped = GaussianNoise(0.5, 0.5, clip=False)(images) - images
+    assert unclipped.mean().item() == pytest.approx(0.5, abs=0.01) and unclipped.std().item() == pytest.approx(0.5, abs=0.01)
+    clipped = GaussianNoise(0.5, 0.5)(images)
+    assert clipped.min() == 0 and clipped.max() == 1
+    assert not torch.equal(GaussianNoise()(images), GaussianNoise()(images))  # drawn anew every call

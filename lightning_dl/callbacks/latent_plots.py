@@ -18,14 +18,15 @@ from lightning_dl.errors import ConfigurationError
 
 def latent_scatter(codes: Tensor | np.ndarray, labels: Tensor | np.ndarray | None = None,
                    class_names: Sequence[str] | None = None, title: str = "test-set latent codes") -> Any:
-    """A matplotlib figure with one point per code ``(N, 2)``, coloured by its label (legend: the class names)."""
-    import matplotlib
+    """A matplotlib figure with one point per code ``(N, 2)``, coloured by its label (legend: the class names).
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    Built without pyplot (no global backend or figure manager touched): save it with ``figure.savefig`` or show
+    it in a notebook with ``display(figure)``."""
+    from matplotlib.figure import Figure
 
     codes = np.asarray(codes, dtype=np.float32)
-    figure, axis = plt.subplots(figsize=(7, 6))
+    figure = Figure(figsize=(7, 6))
+    axis = figure.subplots()
     if labels is None:
         axis.scatter(codes[:, 0], codes[:, 1], s=2, alpha=0.6)
     else:
@@ -93,8 +94,6 @@ class LatentPlots(pl.Callback):
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.codes or not trainer.is_global_zero:
             return
-        import matplotlib.pyplot as plt
-
         codes = torch.cat(self.codes)
         labels = torch.cat(self.labels) if len(self.labels) == len(self.codes) else None
         folder = run_directory(trainer) / "latent"
@@ -103,7 +102,6 @@ class LatentPlots(pl.Callback):
         self.points = sum(len(collection.get_offsets()) for collection in figure.axes[0].collections)
         scatter = folder / "scatter.png"
         figure.savefig(scatter, dpi=100)
-        plt.close(figure)
         grid = decoded_latent_grid(pl_module.decode, self.grid_size, self.extent, pl_module.device)
         decoded = save_grid(pl_module.to_display(grid) if hasattr(pl_module, "to_display") else grid,
                             folder / "decoded_grid.png", self.grid_size)
