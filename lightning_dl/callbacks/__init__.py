@@ -1,11 +1,12 @@
 """Callbacks for training practice: early stopping and checkpoints that follow the model, exact resumption,
 sample grids, learning curves."""
 
+from lightning_dl.callbacks.latent_plots import LatentPlots
 from lightning_dl.callbacks.learning_curves import LearningCurves, turning_point
 from lightning_dl.callbacks.monitoring import EarlyStopping, ModelCheckpoint
 from lightning_dl.callbacks.random_state import RandomStateCheckpoint
 from lightning_dl.callbacks.samples import SampleGrid
 from lightning_dl.callbacks.stopping import RunStopped, StopOnSignal
 
-__all__ = ["EarlyStopping", "LearningCurves", "ModelCheckpoint", "RandomStateCheckpoint", "RunStopped", "SampleGrid",
-           "StopOnSignal", "turning_point"]
+__all__ = ["EarlyStopping", "LatentPlots", "LearningCurves", "ModelCheckpoint", "RandomStateCheckpoint", "RunStopped",
+           "SampleGrid", "StopOnSignal", "turning_point"]

@@ -11,6 +11,7 @@ from lightning_dl.data.core import (EpochShuffleSampler, EvaluationSampler, InMe
                                     make_targets)
 from lightning_dl.data.episodes import EpisodeDataset, EpisodeSampler, EpisodicDataModule
 from lightning_dl.data.images import ImageDataModule, arrange
+from lightning_dl.data.photos import CIFAR10DataModule, PhotoCropsDataModule, load_cifar10, load_photo, photo_crops
 from lightning_dl.data.preprocessing import (FeatureNormalization, Normalization, Preprocessor, SeriesScaler,
                                              Vocabulary)
 from lightning_dl.data.sources import (ImageArrays, TableArrays, load_digits, load_fashion_mnist, load_mnist,
@@ -30,4 +31,5 @@ __all__ = [
     "TabularDataModule", "Vocabulary", "arrange", "build_augmentation", "build_transforms", "load_digits",
     "load_fashion_mnist", "load_mnist", "load_table", "make_split", "make_targets", "read_idx", "stratified_split",
     "UnpairedDataModule", "load_svhn", "EpisodeDataset", "EpisodeSampler", "EpisodicDataModule",
+    "CIFAR10DataModule", "PhotoCropsDataModule", "load_cifar10", "load_photo", "photo_crops",
 ]

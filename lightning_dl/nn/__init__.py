@@ -3,6 +3,7 @@ regularisers."""
 
 from lightning_dl.nn.adversarial import (AdversarialLoss, HingeLoss, LeastSquaresLoss, NonSaturatingLoss,
                                          WassersteinGradientPenaltyLoss, WassersteinLoss)
+from lightning_dl.nn.autoencoders import ConvDecoder, ConvEncoder, Corruption, GaussianNoise, Greyscale
 from lightning_dl.nn.base import Network, NetworkFactory
 from lightning_dl.nn.compact import COMPACT_VARIANTS, CompactNet
 from lightning_dl.nn.discriminators import (CodeHead, CodePrediction, DCGANDiscriminator, Discriminator,
@@ -24,4 +25,5 @@ __all__ = [
     "StackedFeatureGenerator", "StackedImageDiscriminator", "StackedImageGenerator", "UNetGenerator",
     "WassersteinGradientPenaltyLoss", "WassersteinLoss", "activation_layer", "apply_max_norm", "initialize", "output_shape",
     "regularization_loss", "regularize",
+    "ConvDecoder", "ConvEncoder", "Corruption", "GaussianNoise", "Greyscale",
 ]
