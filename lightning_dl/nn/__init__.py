@@ -10,6 +10,10 @@ from lightning_dl.nn.discriminators import (CodeHead, CodePrediction, DCGANDiscr
 from lightning_dl.nn.generators import DCGANGenerator
 from lightning_dl.nn.init import initialize
 from lightning_dl.nn.networks import CNN, MLP, RNN, activation_layer
+from lightning_dl.nn.embeddings import (EmbeddingReport, WordEmbedding, embedding_matrix, most_similar,
+                                       read_glove_text, read_vectors, sentence_vectors)
+from lightning_dl.nn.recurrent import Bidirectional, ConvFront, Recurrent, RecurrentStack
+from lightning_dl.nn.sequence_networks import SequenceNetwork
 from lightning_dl.nn.regularizers import Penalty, apply_max_norm, regularization_loss, regularize
 from lightning_dl.nn.stacked_gan import (StackedEncoder, StackedFeatureDiscriminator, StackedFeatureGenerator,
                                          StackedImageDiscriminator, StackedImageGenerator)
@@ -23,4 +27,6 @@ __all__ = [
     "StackedFeatureGenerator", "StackedImageDiscriminator", "StackedImageGenerator", "UNetGenerator",
     "WassersteinGradientPenaltyLoss", "WassersteinLoss", "activation_layer", "apply_max_norm", "initialize",
     "regularization_loss", "regularize",
+    "Bidirectional", "ConvFront", "EmbeddingReport", "Recurrent", "RecurrentStack", "SequenceNetwork",
+    "WordEmbedding", "embedding_matrix", "most_similar", "read_glove_text", "read_vectors", "sentence_vectors",
 ]
