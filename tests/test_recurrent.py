@@ -12,6 +12,16 @@ from lightning_dl.nn import Bidirectional, ConvFront, Recurrent, RecurrentStack,
 CELLS = ["simple", "lstm", "gru"]
 
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small recurrent steps run many times faster on one thread than on two contended ones (a shared machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def captured_fused_input(layer: Recurrent, x: torch.Tensor) -> torch.Tensor:
     seen = []
     handle = layer.fused.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))

@@ -12,6 +12,7 @@ from lightning_dl.data.episodes import EpisodeDataset, EpisodeSampler, EpisodicD
 from lightning_dl.data.images import ImageDataModule, arrange
 from lightning_dl.data.preprocessing import (FeatureNormalization, Normalization, Preprocessor, SeriesScaler,
                                              Vocabulary)
+from lightning_dl.data.series import SeasonalNaiveScale, TimeSeriesDataModule, load_series
 from lightning_dl.data.sources import (ImageArrays, TableArrays, load_digits, load_fashion_mnist, load_mnist,
                                        load_table, read_idx)
 from lightning_dl.data.splits import (AllData, ChronologicalSplit, ShuffledKFold, ShuffledSplit, StratifiedKFold,
@@ -29,4 +30,5 @@ __all__ = [
     "TabularDataModule", "Vocabulary", "arrange", "build_augmentation", "build_transforms", "load_digits",
     "load_fashion_mnist", "load_mnist", "load_table", "make_split", "make_targets", "read_idx", "stratified_split",
     "UnpairedDataModule", "load_svhn", "EpisodeDataset", "EpisodeSampler", "EpisodicDataModule",
+    "SeasonalNaiveScale", "TimeSeriesDataModule", "load_series",
 ]

@@ -1,10 +1,13 @@
 """LightningModules, one file per family, all on one base (:class:`BaseModule`)."""
 
 from lightning_dl.models.base import BaseModule, LinearWarmup
+from lightning_dl.models.baselines import BaselineForecaster, MeanAbsoluteScaledError, baseline_forecast
 from lightning_dl.models.fewshot import Conv4, EpisodeAccuracy, PrototypicalNetwork
 from lightning_dl.models.gans import ACGAN, CGAN, GAN, CycleGAN, InfoGAN, StackedGAN
+from lightning_dl.models.forecasting import Forecaster
 from lightning_dl.models.supervised import Classifier, Regressor, SupervisedModule
 
 __all__ = ["ACGAN", "BaseModule", "CGAN", "Classifier", "CycleGAN", "GAN", "InfoGAN", "LinearWarmup", "Regressor",
            "StackedGAN", "SupervisedModule",
-           "Conv4", "EpisodeAccuracy", "PrototypicalNetwork"]
+           "Conv4", "EpisodeAccuracy", "PrototypicalNetwork",
+           "BaselineForecaster", "Forecaster", "MeanAbsoluteScaledError", "baseline_forecast"]
