@@ -18,6 +18,10 @@ from lightning_dl.data.sources import (ImageArrays, TableArrays, load_digits, lo
 from lightning_dl.data.splits import (AllData, ChronologicalSplit, ShuffledKFold, ShuffledSplit, StratifiedKFold,
                                       StratifiedShuffleSplit, make_split, stratified_split)
 from lightning_dl.data.tabular import TabularDataModule
+from lightning_dl.data.text import (STOP_WORDS, HashingVocabulary, multi_hot, one_hot_characters, one_hot_words,
+                                    pad_sequences, tokenize)
+from lightning_dl.data.text_datamodule import TextDataModule
+from lightning_dl.data.text_sources import LabelledTexts, load_imdb, load_rotten_tomatoes
 from lightning_dl.data.transforms import build_augmentation, build_transforms
 from lightning_dl.data.unpaired import UnpairedDataModule, load_svhn
 from lightning_dl.data.vision import ArrayDataModule, DigitsDataModule, FashionMNISTDataModule, MNISTDataModule
@@ -31,4 +35,6 @@ __all__ = [
     "load_fashion_mnist", "load_mnist", "load_table", "make_split", "make_targets", "read_idx", "stratified_split",
     "UnpairedDataModule", "load_svhn", "EpisodeDataset", "EpisodeSampler", "EpisodicDataModule",
     "SeasonalNaiveScale", "TimeSeriesDataModule", "load_series",
+    "STOP_WORDS", "HashingVocabulary", "LabelledTexts", "TextDataModule", "load_imdb", "load_rotten_tomatoes",
+    "multi_hot", "one_hot_characters", "one_hot_words", "pad_sequences", "tokenize",
 ]

@@ -6,8 +6,9 @@ from lightning_dl.models.fewshot import Conv4, EpisodeAccuracy, PrototypicalNetw
 from lightning_dl.models.gans import ACGAN, CGAN, GAN, CycleGAN, InfoGAN, StackedGAN
 from lightning_dl.models.forecasting import Forecaster
 from lightning_dl.models.supervised import Classifier, Regressor, SupervisedModule
+from lightning_dl.models.text import TextClassifier
 
 __all__ = ["ACGAN", "BaseModule", "CGAN", "Classifier", "CycleGAN", "GAN", "InfoGAN", "LinearWarmup", "Regressor",
            "StackedGAN", "SupervisedModule",
            "Conv4", "EpisodeAccuracy", "PrototypicalNetwork",
-           "BaselineForecaster", "Forecaster", "MeanAbsoluteScaledError", "baseline_forecast"]
+           "BaselineForecaster", "Forecaster", "MeanAbsoluteScaledError", "TextClassifier", "baseline_forecast"]
