@@ -36,6 +36,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,18 +107,19 @@ def plot_test_period(cli: Any, name: str, path: Path) -> None:
                                  int(model.units.season)).numpy()
     positions = dm.target_positions["test"]
     chosen = range(0, len(positions), horizon)
-    steps = [p + h for i in chosen for h in range(horizon)]
+    time = dm.times if dm.times is not None else np.arange(len(dm.values))
+    steps = [time[positions[i] + h] for i in chosen for h in range(horizon)]
     start = dm.boundaries["test"]
     fig, ax = plt.subplots(figsize=(10, 3.6))
-    ax.plot(range(start - 3 * horizon, dm.boundaries["end"]), dm.values[start - 3 * horizon:, 0], color="black",
-            lw=1, label="series")
+    context = max(3 * horizon, 20)
+    ax.plot(time[start - context:], dm.values[start - context:, 0], color="black", lw=1, label="series")
     ax.plot(steps, [forecast[i, h] for i in chosen for h in range(horizon)], color="tab:blue", lw=1.2,
             label=f"forecaster (MAE {float(metrics['test/mae']):.2f})")
     ax.plot(steps, [baseline[i, h] for i in chosen for h in range(horizon)], color="tab:orange", lw=1, ls="--",
             label=f"{best} (MAE {float(metrics[f'test/{best}/mae']):.2f})")
-    ax.axvline(start, color="grey", lw=0.8)
+    ax.axvline(time[start], color="grey", lw=0.8)
     ax.set_title(f"{name}: test period, {horizon}-step forecasts")
-    ax.set_xlabel("step of the series")
+    ax.set_xlabel(dm.time_column or "step")
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,8 +143,7 @@ def benchmark_series(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                          "beats_every_baseline": all(forecaster["mae"] < b["mae"] for b in baselines.values()),
                          "epochs_trained": cli.trainer.current_epoch, "seconds": round(seconds, 1),
                          "test_windows": len(cli.datamodule.test_set), "horizon": cli.datamodule.hparams.horizon}
-        if not args.quick:
-            plot_test_period(cli, name, IMAGES / f"{name}.png")
+        plot_test_period(cli, name, (workdir if args.quick else IMAGES) / f"{name}.png")
         print(json.dumps({name: results[name]}, indent=1), flush=True)
     return results
 

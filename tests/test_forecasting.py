@@ -95,6 +95,23 @@ def test_the_forecaster_and_every_baseline_use_exactly_the_same_windows_in_the_s
     assert result["test/mase"] == pytest.approx(result["test/mae"] / scale, rel=1e-5)
 
 
+class Zero(nn.Module):
+    def __init__(self, input_shape, num_outputs):
+        super().__init__()
+        self.layer = nn.Linear(input_shape[-1], num_outputs)
+
+    def forward(self, x):
+        return 0 * self.layer(x[:, -1])
+
+
+def test_a_residual_forecaster_adds_its_network_to_the_baseline():
+    dm = TimeSeriesDataModule(data=frame(), target_column="y", lookback=24, horizon=3, season=12, batch_size=16)
+    model = Forecaster(Zero, (24, 1), 3, residual_baseline="seasonal_naive")
+    result = trainer().test(model, dm, verbose=False)[0]
+    assert result["test/mae"] == pytest.approx(result["test/seasonal_naive/mae"], rel=1e-5)  # a zero correction
+    assert result["test/mae"] != pytest.approx(result["test/naive/mae"], rel=1e-3)
+
+
 def test_the_forecaster_learns_and_keeps_the_series_units_in_its_checkpoint(tmp_path):
     torch.manual_seed(0)
     dm = TimeSeriesDataModule(data=frame(), target_column="y", lookback=24, horizon=1, season=12, batch_size=16)
