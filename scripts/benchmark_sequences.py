@@ -192,36 +192,42 @@ def benchmark_text(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 # --- speed -------------------------------------------------------------------------------------------------
 def benchmark_speed(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Median seconds per training step (forward + backward) of one LSTM layer, fused and stepped, same batch."""
+    """Median seconds per training step (forward + backward) of one LSTM layer, fused and stepped, same batch and
+    weights, at 1 and 2 torch threads."""
     from lightning_dl.nn import Recurrent
 
     results = {}
-    for batch, steps, features, units in ((64, 50, 32, 64), (64, 100, 50, 64)):
-        torch.manual_seed(0)
-        layer = Recurrent(features, units, "lstm", recurrent_dropout=0.25).train()
-        x = torch.randn(batch, steps, features)
-        mask = torch.ones(batch, units)
+    chosen = torch.get_num_threads()
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for batch, steps, features, units in ((64, 40, 64, 64), (64, 100, 50, 64)):
+            torch.manual_seed(0)
+            layer = Recurrent(features, units, "lstm", recurrent_dropout=0.25).train()
+            x = torch.randn(batch, steps, features)
+            mask = torch.ones(batch, units)
 
-        def fused() -> None:
-            layer.fused(x)[0][:, -1].sum().backward()
+            def fused() -> None:
+                layer.fused(x)[0][:, -1].sum().backward()
 
-        def stepped() -> None:
-            layer.stepped(x, mask)[:, -1].sum().backward()
+            def stepped() -> None:
+                layer.stepped(x, mask)[:, -1].sum().backward()
 
-        timings = {}
-        for name, step in (("fused", fused), ("stepped", stepped)):
-            for _ in range(3):
-                step()
-            times = []
-            for _ in range(5 if args.quick else 30):
-                start = time.perf_counter()
-                step()
-                times.append(time.perf_counter() - start)
-            timings[name] = statistics.median(times)
-        key = f"batch{batch}_steps{steps}_features{features}_units{units}"
-        results[key] = {"fused_ms": round(timings["fused"] * 1e3, 2), "stepped_ms": round(timings["stepped"] * 1e3, 2),
-                        "stepped_over_fused": round(timings["stepped"] / timings["fused"], 2)}
-        print(key, results[key], flush=True)
+            timings = {}
+            for name, step in (("fused", fused), ("stepped", stepped)):
+                for _ in range(3):
+                    step()
+                times = []
+                for _ in range(5 if args.quick else 30):
+                    start = time.perf_counter()
+                    step()
+                    times.append(time.perf_counter() - start)
+                timings[name] = statistics.median(times)
+            key = f"threads{threads}_batch{batch}_steps{steps}_features{features}_units{units}"
+            results[key] = {"fused_ms": round(timings["fused"] * 1e3, 2),
+                            "stepped_ms": round(timings["stepped"] * 1e3, 2),
+                            "stepped_over_fused": round(timings["stepped"] / timings["fused"], 2)}
+            print(key, results[key], flush=True)
+    torch.set_num_threads(chosen)
     return results
 
 
