@@ -182,11 +182,13 @@ def benchmark_text(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             results["majority_class"] = {"test_accuracy": round(max(counts) / sum(counts), 4)}
             results["split"] = {stage: len(getattr(dm, f"{stage}_set")) for stage in ("train", "val", "test")}
         print(json.dumps({name: results[name]}), flush=True)
-    recurrent = {k: v["test_accuracy"] for k, v in results.items() if k in TEXT_CONFIGS and k != "multi_hot_mlp_reviews"}
+    recurrent = {k: v["test_accuracy"] for k, v in results.items()
+                 if k in TEXT_CONFIGS and k != "multi_hot_mlp_reviews"}
     if recurrent:
         best = max(recurrent, key=recurrent.get)
+        tfidf = results["tfidf_logistic_regression"]["test_accuracy"]
         results["best_recurrent"] = {"config": best, "test_accuracy": recurrent[best],
-                                     "at_or_above_tfidf": recurrent[best] >= results["tfidf_logistic_regression"]["test_accuracy"]}
+                                     "at_or_above_tfidf": recurrent[best] >= tfidf}
     return results
 
 

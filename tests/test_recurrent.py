@@ -109,9 +109,10 @@ def test_bidirectional_reads_the_sequence_both_ways():
     x = torch.randn(2, 6, 3)
     out = both(x)
     assert out.shape == (2, 8) and both.output_size == 8
-    assert torch.allclose(out[:, :4], both.forward_layer(x)) and torch.allclose(out[:, 4:], both.backward_layer(x.flip(1)))
+    assert torch.allclose(out[:, :4], both.forward_layer(x))
+    assert torch.allclose(out[:, 4:], both.backward_layer(x.flip(1)))
     assert not torch.allclose(out[:, 4:], both.backward_layer(x))  # the backward half did read it reversed
-    sequences = Bidirectional(Recurrent(3, 4, "gru", return_sequences=True), Recurrent(3, 4, "gru", return_sequences=True))
+    sequences = Bidirectional(*(Recurrent(3, 4, "gru", return_sequences=True) for _ in range(2)))
     assert sequences(x).shape == (2, 6, 8)
     stack = RecurrentStack(3, [4, 4], "lstm", bidirectional=True)
     assert stack(x).shape == (2, 8) and stack.output_size == 8

@@ -84,7 +84,8 @@ def multi_hot(sequences: Sequence[Sequence[int]], size: int) -> Tensor:
 
 
 def one_hot_words(padded: Tensor, size: int) -> Tensor:
-    """``(N, steps, size)`` float: each word index of a padded ``(N, steps)`` batch as a one-hot row (padding: zeros)."""
+    """``(N, steps, size)`` float: each word index of a padded ``(N, steps)`` batch as a one-hot row (padding:
+    zeros)."""
     out = torch.nn.functional.one_hot(padded.long(), size).float()
     out[..., 0] = 0.0
     return out

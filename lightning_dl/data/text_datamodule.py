@@ -74,7 +74,8 @@ class TextDataModule(InMemoryDataModule):
                                      "(a folder of class sub-folders of .txt files) or data (a CSV path or DataFrame).")
         check_choice("encoding", encoding, TextEncoding)
         if max_words < 3 or max_length < 1:
-            raise ConfigurationError(f"max_words={max_words} must be at least 3 and max_length={max_length} at least 1.")
+            raise ConfigurationError(f"max_words={max_words} must be at least 3 and max_length={max_length} "
+                                     "at least 1.")
         if not 0 < test_fraction < 1:
             raise ConfigurationError(f"test_fraction={test_fraction} must lie strictly between 0 and 1.")
         self._data = data

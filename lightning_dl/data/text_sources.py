@@ -101,8 +101,9 @@ def read_text_table(data: Any, text_column: str = "text", label_column: str = "l
                 rows = list(csv.DictReader(f))
                 columns = list(rows[0].keys()) if rows else []
         except UnicodeDecodeError as error:
-            raise DataValidationError(f"{path} is not valid {encoding} text (byte 0x{error.object[error.start]:02x} "
-                                      f"at position {error.start}); re-save it as {encoding} or set encoding.") from None
+            byte = error.object[error.start]
+            raise DataValidationError(f"{path} is not valid {encoding} text (byte 0x{byte:02x} at position "
+                                      f"{error.start}); re-save it as {encoding} or set encoding.") from None
         if not rows:
             raise DataValidationError(f"{path} has no rows; a CSV needs a header and one row per text.")
     for column, what in ((text_column, "text_column"), (label_column, "label_column")):
