@@ -27,7 +27,7 @@ class Forecaster(ForecastModule):
     ``baselines`` computed from the same windows (``stage/<baseline>/<metric>``), with
     ``stage/best_baseline_mae``. ``train/loss_step``/``train/loss_epoch``/``val/loss`` are the loss on scaled
     values. Monitors ``val/loss``. With ``residual_baseline`` the network's outputs are added to that baseline's
-    (scaled) forecast: it learns what the baseline gets wrong, and an untrained network forecasts as the baseline.
+    (scaled) forecast: it learns what the baseline gets wrong (a network whose outputs are zero forecasts as it).
 
     Args:
         network: Builds the network from ``(input_shape, num_outputs)``.
