@@ -14,11 +14,16 @@ from lightning_dl.data.images import ImageDataModule, arrange
 from lightning_dl.data.photos import CIFAR10DataModule, PhotoCropsDataModule, load_cifar10, load_photo, photo_crops
 from lightning_dl.data.preprocessing import (FeatureNormalization, Normalization, Preprocessor, SeriesScaler,
                                              Vocabulary)
+from lightning_dl.data.series import SeasonalNaiveScale, TimeSeriesDataModule, load_series
 from lightning_dl.data.sources import (ImageArrays, TableArrays, load_digits, load_fashion_mnist, load_mnist,
                                        load_table, read_idx)
 from lightning_dl.data.splits import (AllData, ChronologicalSplit, ShuffledKFold, ShuffledSplit, StratifiedKFold,
                                       StratifiedShuffleSplit, make_split, stratified_split)
 from lightning_dl.data.tabular import TabularDataModule
+from lightning_dl.data.text import (STOP_WORDS, HashingVocabulary, multi_hot, one_hot_characters, one_hot_words,
+                                    pad_sequences, tokenize)
+from lightning_dl.data.text_datamodule import TextDataModule
+from lightning_dl.data.text_sources import LabelledTexts, load_imdb, load_rotten_tomatoes
 from lightning_dl.data.transforms import build_augmentation, build_transforms
 from lightning_dl.data.unpaired import UnpairedDataModule, load_svhn
 from lightning_dl.data.vision import ArrayDataModule, DigitsDataModule, FashionMNISTDataModule, MNISTDataModule
@@ -32,4 +37,7 @@ __all__ = [
     "load_fashion_mnist", "load_mnist", "load_table", "make_split", "make_targets", "read_idx", "stratified_split",
     "UnpairedDataModule", "load_svhn", "EpisodeDataset", "EpisodeSampler", "EpisodicDataModule",
     "CIFAR10DataModule", "PhotoCropsDataModule", "load_cifar10", "load_photo", "photo_crops",
+    "SeasonalNaiveScale", "TimeSeriesDataModule", "load_series",
+    "STOP_WORDS", "HashingVocabulary", "LabelledTexts", "TextDataModule", "load_imdb", "load_rotten_tomatoes",
+    "multi_hot", "one_hot_characters", "one_hot_words", "pad_sequences", "tokenize",
 ]

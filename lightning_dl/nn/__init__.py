@@ -12,6 +12,10 @@ from lightning_dl.nn.generators import DCGANGenerator
 from lightning_dl.nn.init import initialize
 from lightning_dl.nn.layers import activation_layer, output_shape
 from lightning_dl.nn.networks import CNN, MLP, RNN
+from lightning_dl.nn.embeddings import (EmbeddingReport, WordEmbedding, embedding_matrix, most_similar,
+                                       read_glove_text, read_vectors, sentence_vectors)
+from lightning_dl.nn.recurrent import Bidirectional, ConvFront, Recurrent, RecurrentStack
+from lightning_dl.nn.sequence_networks import SequenceNetwork
 from lightning_dl.nn.regularizers import Penalty, apply_max_norm, regularization_loss, regularize
 from lightning_dl.nn.stacked_gan import (StackedEncoder, StackedFeatureDiscriminator, StackedFeatureGenerator,
                                          StackedImageDiscriminator, StackedImageGenerator)
@@ -23,7 +27,10 @@ __all__ = [
     "Discriminator", "DiscriminatorOutputs", "HingeLoss", "LeastSquaresLoss", "Network", "NetworkFactory",
     "NonSaturatingLoss", "PatchGANDiscriminator", "Penalty", "StackedEncoder", "StackedFeatureDiscriminator",
     "StackedFeatureGenerator", "StackedImageDiscriminator", "StackedImageGenerator", "UNetGenerator",
-    "WassersteinGradientPenaltyLoss", "WassersteinLoss", "activation_layer", "apply_max_norm", "initialize", "output_shape",
+    "WassersteinGradientPenaltyLoss", "WassersteinLoss", "activation_layer", "apply_max_norm", "initialize",
+    "output_shape",
     "regularization_loss", "regularize",
     "ConvDecoder", "ConvEncoder", "Corruption", "GaussianNoise", "Greyscale",
+    "Bidirectional", "ConvFront", "EmbeddingReport", "Recurrent", "RecurrentStack", "SequenceNetwork",
+    "WordEmbedding", "embedding_matrix", "most_similar", "read_glove_text", "read_vectors", "sentence_vectors",
 ]
