@@ -6,9 +6,11 @@ split and train-only augmentation (:mod:`~lightning_dl.data.transforms`), in-mem
 (:mod:`~lightning_dl.data.core`).
 """
 
+from lightning_dl.data.colour_datasets import CIFAR10DataModule, SVHNDataModule, load_cifar10
 from lightning_dl.data.core import (EpochShuffleSampler, EvaluationSampler, InMemoryDataModule, InMemoryDataset,
                                     make_targets)
 from lightning_dl.data.episodes import EpisodeDataset, EpisodeSampler, EpisodicDataModule
+from lightning_dl.data.image_folder import ImageFolderDataModule
 from lightning_dl.data.images import ImageDataModule, arrange
 from lightning_dl.data.preprocessing import (FeatureNormalization, Normalization, Preprocessor, SeriesScaler,
                                              Vocabulary)
@@ -29,4 +31,5 @@ __all__ = [
     "TabularDataModule", "Vocabulary", "arrange", "build_augmentation", "build_transforms", "load_digits",
     "load_fashion_mnist", "load_mnist", "load_table", "make_split", "make_targets", "read_idx", "stratified_split",
     "UnpairedDataModule", "load_svhn", "EpisodeDataset", "EpisodeSampler", "EpisodicDataModule",
+    "CIFAR10DataModule", "ImageFolderDataModule", "SVHNDataModule", "load_cifar10",
 ]
