@@ -18,7 +18,8 @@ from lightning_dl.errors import DataValidationError
 
 
 def open_image(path: str | Path, mode: str | None = "RGB") -> np.ndarray:
-    """An image file as a uint8 array: ``(H, W, 3)`` with ``mode="RGB"``, ``(H, W)`` with ``"L"``, as stored with ``None``."""
+    """An image file as a uint8 array: ``(H, W, 3)`` with ``mode="RGB"``, ``(H, W)`` with ``"L"``, as stored with
+    ``None``."""
     from PIL import Image
 
     with Image.open(path) as image:

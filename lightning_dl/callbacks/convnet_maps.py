@@ -106,7 +106,8 @@ def filter_pattern(network: nn.Module, layer: str | nn.Module, channel: int, inp
                 network(image)
                 output = captured[0]
                 if channel >= output.shape[1]:
-                    raise ConfigurationError(f"The layer has {output.shape[1]} channels; channel {channel} does not exist.")
+                    raise ConfigurationError(f"The layer has {output.shape[1]} channels; channel {channel} "
+                                             "does not exist.")
                 (gradient,) = torch.autograd.grad(output[0, channel].mean(), image)
                 with torch.no_grad():
                     image += step_size * gradient / (gradient.norm() + 1e-8)
@@ -190,7 +191,8 @@ class ConvnetMaps(pl.Callback):
             self.saved.append(path)
             for logger in trainer.loggers:
                 if isinstance(logger, WandbLogger):
-                    logger.log_image(key=f"convnet_maps/{self.kind}/{name}", images=[str(path)], step=trainer.global_step)
+                    logger.log_image(key=f"convnet_maps/{self.kind}/{name}", images=[str(path)],
+                                     step=trainer.global_step)
 
 
 class ConvActivationMaps(ConvnetMaps):

@@ -56,7 +56,8 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             batch = pickle.load(f, encoding="bytes")
         data, labels = batch[b"data"], batch[b"labels"]
     except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError) as error:
-        raise DataValidationError(f"{path} is not a readable CIFAR batch ({error}); delete it and fetch it again.") from error
+        raise DataValidationError(f"{path} is not a readable CIFAR batch ({error}); delete it and fetch it "
+                                  "again.") from error
     images = np.asarray(data, np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), np.asarray(labels, np.int64)
 

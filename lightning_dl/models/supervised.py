@@ -145,8 +145,8 @@ class Classifier(FastRecipeMixin, SupervisedModule):
         self.class_names = tuple(class_names) if class_names else tuple(str(c) for c in range(num_classes))
         self.configure_recipe(random_crop_padding, padding_mode, random_flip, flip_tta, channels_last, compile_network)
         # Label smoothing stays multiclass-only, as it was before the loss option existed.
-        self.loss_function = ClassificationLoss(loss, head == "binary", class_weights,
-                                                label_smoothing if head == "multiclass" else 0.0, focal_alpha, focal_gamma)
+        smoothing = label_smoothing if head == "multiclass" else 0.0
+        self.loss_function = ClassificationLoss(loss, head == "binary", class_weights, smoothing, focal_alpha, focal_gamma)
         self.loss_function.check_classes(2 if head == "binary" else num_classes)
         # The first batch with a label outside the head, and that batch's smallest and largest label; kept on
         # the device and looked at only on logged steps and at the epoch's end, so checking costs no sync.

@@ -103,7 +103,8 @@ class DenseNetBC(Network):
 
     @classmethod
     def from_name(cls, name: str, input_shape: tuple[int, ...], num_outputs: int, **kwargs) -> DenseNetBC:
-        """A named variant of :data:`DENSENET_VARIANTS`, e.g. ``DenseNetBC.from_name("densenet_bc_100", (3, 32, 32), 10)``."""
+        """A named variant of :data:`DENSENET_VARIANTS`,
+        e.g. ``DenseNetBC.from_name("densenet_bc_100", (3, 32, 32), 10)``."""
         if name not in DENSENET_VARIANTS:
             raise ConfigurationError(f"Unknown DenseNet {name!r}; choose one of {', '.join(DENSENET_VARIANTS)}.")
         depth, growth_rate = DENSENET_VARIANTS[name]

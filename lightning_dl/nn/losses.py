@@ -66,7 +66,7 @@ def binary_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25, gamm
 
 def binary_cross_entropy(logits: Tensor, targets: Tensor, class_weights: Tensor | None = None,
                          label_smoothing: float = 0.0) -> Tensor:
-    """Sigmoid binary cross-entropy, labels smoothed towards 0.5 and samples weighted by ``[w_negative, w_positive]``."""
+    """Sigmoid binary cross-entropy, labels smoothed towards 0.5, samples weighted by ``[w_negative, w_positive]``."""
     y = targets.float().view_as(logits)
     losses = F.binary_cross_entropy_with_logits(logits.float(), y * (1 - label_smoothing) + label_smoothing / 2,
                                                 reduction="none")

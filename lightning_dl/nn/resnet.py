@@ -31,7 +31,8 @@ STAGE_CHANNELS = (16, 32, 64)
 BOTTLENECK_EXPANSION = 4
 
 
-def conv(in_channels: int, out_channels: int, kernel_size: int, stride: int, l2: float, bias: bool = False) -> nn.Conv2d:
+def conv(in_channels: int, out_channels: int, kernel_size: int, stride: int, l2: float,
+         bias: bool = False) -> nn.Conv2d:
     """A 'same'-padded convolution with an L2 penalty of ``l2`` on its weight (none for 0)."""
     layer = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding=kernel_size // 2, bias=bias)
     return regularize(layer, Penalty(l2=l2)) if l2 else layer
@@ -80,8 +81,8 @@ def blocks_per_stage(version: int, depth: int) -> int:
     if version not in (1, 2):
         raise ConfigurationError(f"ResNet version must be 1 or 2, got {version}.")
     if depth < layers_per_block + 2 or (depth - 2) % layers_per_block:
-        raise ConfigurationError(f"ResNet v{version} depth must be {layers_per_block}n+2 (e.g. "
-                                 f"{', '.join(str(d) for v, d in RESNET_VARIANTS.values() if v == version)}), got {depth}.")
+        named = ", ".join(str(d) for v, d in RESNET_VARIANTS.values() if v == version)
+        raise ConfigurationError(f"ResNet v{version} depth must be {layers_per_block}n+2 (e.g. {named}), got {depth}.")
     return (depth - 2) // layers_per_block
 
 

@@ -62,12 +62,13 @@ class Merge(nn.Module):
         return result
 
 
-def conv_branch(in_channels: int, channels: Sequence[int], dilation: int, dropout: float, kernel_size: int) -> nn.Sequential:
-    """One branch: for each width, Conv(kernel, 'same', dilation) → ReLU → Dropout → MaxPool 2×2, then flatten."""
+def conv_branch(in_channels: int, channels: Sequence[int], dilation: int, dropout: float,
+                kernel_size: int) -> nn.Sequential:
+    """One branch: per width, Conv(kernel, 'same', dilation) → ReLU → Dropout → MaxPool 2×2; then flatten."""
     layers: list[nn.Module] = []
     for width in channels:
-        layers += [nn.Conv2d(in_channels, width, kernel_size, padding="same", dilation=dilation), nn.ReLU(inplace=True),
-                   *([nn.Dropout(dropout)] if dropout else []), nn.MaxPool2d(2)]
+        layers += [nn.Conv2d(in_channels, width, kernel_size, padding="same", dilation=dilation),
+                   nn.ReLU(inplace=True), *([nn.Dropout(dropout)] if dropout else []), nn.MaxPool2d(2)]
         in_channels = width
     return nn.Sequential(*layers, nn.Flatten())
 
