@@ -47,3 +47,18 @@ def test_the_transforms_work_by_name_in_a_datamodule():
     assert dm.input_shape == (3, 32, 32)
     with pytest.raises(ConfigurationError, match="Bad arguments for transform ToGrey"):
         build_transforms([{"ToGrey": {"colour": True}}], what="transform")
+
+
+def test_the_shift_flip_snippet_is_a_valid_augmentation_of_the_standard_values():
+    import yaml
+
+    from conftest import REPO
+    from lightning_dl.data.transforms import build_augmentation
+
+    spec = yaml.safe_load((REPO / "configs/augmentation/shift_flip.yaml").read_text())["data"]["init_args"]
+    pipeline = build_augmentation(spec["augmentation"], seed=0)  # strict: unknown or renamed arguments raise
+    affine, flip = pipeline.transforms
+    assert type(affine).__name__ == "Affine" and type(flip).__name__ == "HorizontalFlip" and flip.p == 0.5
+    assert affine.translate_percent == {"x": (-0.1, 0.1), "y": (-0.1, 0.1)} and affine.p == 1.0
+    shifted = pipeline(image=np.tile(np.arange(32, dtype=np.uint8), (32, 1))[..., None])["image"]
+    assert shifted.shape == (32, 32, 1)
