@@ -22,7 +22,7 @@ from lightning_dl.models import Classifier
 
 from conftest import REPO
 
-SNIPPETS = ("trainer", "logger", "optimizers")
+SNIPPETS = ("trainer", "logger", "optimizers", "augmentation")
 #: Every concept config, in any family folder (snippets excluded).
 CONFIGS = sorted(c for c in (REPO / "configs").rglob("*.yaml") if c.parent.name not in SNIPPETS)
 DIGITS = str(REPO / "configs/classifiers/cnn_digits.yaml")

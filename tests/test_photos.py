@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from lightning_dl.data import CIFAR10DataModule, PhotoCropsDataModule, load_cifar10, load_photo, photo_crops
+from lightning_dl.data import PhotoCropsDataModule, load_photo, photo_crops
 from lightning_dl.data.photos import PHOTOS
-from lightning_dl.errors import ConfigurationError, DatasetNotFoundError
+from lightning_dl.errors import ConfigurationError
 
 
 @pytest.fixture(scope="module")
@@ -68,35 +68,4 @@ def test_crop_larger_than_a_photograph_is_named():
         photo_crops(("coffee",), 2, 400, scale=2)
 
 
-def write_cifar_batch(path, n, seed):
-    rng = np.random.default_rng(seed)
-    batch = {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), "labels": list(rng.integers(0, 10, n))}
-    with open(path, "wb") as file:
-        pickle.dump(batch, file)
-    return batch
 
-
-def test_cifar10_reads_the_python_batches(tmp_path):
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
-    first = write_cifar_batch(folder / "data_batch_1", 6, 0)
-    write_cifar_batch(folder / "test_batch", 4, 1)
-    arrays = load_cifar10(tmp_path, download=False)
-    assert arrays.train_images.shape == (6, 32, 32, 3) and arrays.test_images.shape == (4, 32, 32, 3)
-    assert np.array_equal(arrays.train_images[0, :, :, 0].reshape(-1), first["data"][0, :1024])  # red plane first
-    dm = CIFAR10DataModule(data_dir=str(tmp_path), val_fraction=0.0, normalization="unit_range", label_format="none")
-    dm.setup()
-    assert dm.input_shape == (3, 32, 32) and len(dm.test_set) == 4
-
-
-def test_cifar10_offline_names_the_file_to_provide(tmp_path, monkeypatch):
-    import torchvision.datasets
-
-    def no_network(*args, **kwargs):
-        raise OSError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setattr(torchvision.datasets, "CIFAR10", no_network)
-    with pytest.raises(DatasetNotFoundError, match="cifar-10-python.tar.gz"):
-        CIFAR10DataModule(data_dir=str(tmp_path)).prepare_data()
-    with pytest.raises(DatasetNotFoundError, match="downloading was turned off"):
-        load_cifar10(tmp_path, download=False)

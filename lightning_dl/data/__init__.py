@@ -7,11 +7,13 @@ split and train-only augmentation (:mod:`~lightning_dl.data.transforms`), in-mem
 """
 
 from lightning_dl.data.batch_augmentation import BatchAugmentation
+from lightning_dl.data.colour_datasets import CIFAR10DataModule, SVHNDataModule, load_cifar10
 from lightning_dl.data.core import (EpochShuffleSampler, EvaluationSampler, InMemoryDataModule, InMemoryDataset,
                                     make_targets)
 from lightning_dl.data.episodes import EpisodeDataset, EpisodeSampler, EpisodicDataModule
+from lightning_dl.data.image_folder import ImageFolderDataModule
 from lightning_dl.data.images import ImageDataModule, arrange
-from lightning_dl.data.photos import CIFAR10DataModule, PhotoCropsDataModule, load_cifar10, load_photo, photo_crops
+from lightning_dl.data.photos import PhotoCropsDataModule, load_photo, photo_crops
 from lightning_dl.data.preprocessing import (FeatureNormalization, Normalization, Preprocessor, SeriesScaler,
                                              Vocabulary)
 from lightning_dl.data.series import SeasonalNaiveScale, TimeSeriesDataModule, load_series
@@ -40,4 +42,5 @@ __all__ = [
     "SeasonalNaiveScale", "TimeSeriesDataModule", "load_series",
     "STOP_WORDS", "HashingVocabulary", "LabelledTexts", "TextDataModule", "load_imdb", "load_rotten_tomatoes",
     "multi_hot", "one_hot_characters", "one_hot_words", "pad_sequences", "tokenize",
+    "ImageFolderDataModule", "SVHNDataModule",
 ]

@@ -1,5 +1,6 @@
 """Real colour images that work offline: random crops of the photographs scikit-image and scikit-learn ship,
-with train, validation and test cut from different photographs; and CIFAR-10 for users who are online.
+with train, validation and test cut from different photographs (CIFAR-10, for users who are online, is
+:class:`lightning_dl.data.CIFAR10DataModule`).
 
 Which photographs load offline was checked (scikit-image 0.26): ``astronaut``, ``coffee``, ``chelsea``,
 ``rocket``, ``immunohistochemistry``, ``hubble_deep_field``, ``retina`` and the left view of
@@ -9,8 +10,6 @@ Which photographs load offline was checked (scikit-image 0.26): ``astronaut``, `
 
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -174,62 +173,3 @@ class PhotoCropsDataModule(ImageDataModule):
             splits[stage] = (apply_transforms(self.transforms, images), photos if hp.label_format != "none" else None)
         self._precomputed = True
         return splits
-
-
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-CIFAR10_FOLDER = "cifar-10-batches-py"
-CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
-
-
-def fetch_cifar10(data_dir: str | Path, download: bool = True) -> Path:
-    """The folder of CIFAR-10's batches, ``data_dir/cifar-10-batches-py``, downloaded there by torchvision when
-    missing and ``download``; an error naming the file to provide when that fails."""
-    data_dir = Path(data_dir)
-    folder = data_dir / CIFAR10_FOLDER
-    if not (folder / "test_batch").is_file() and download:
-        try:
-            import torchvision.datasets
-
-            torchvision.datasets.CIFAR10(str(data_dir), train=True, download=True)
-        except Exception as error:  # no network, a proxy, a partial file...
-            raise DatasetNotFoundError(
-                f"CIFAR-10 is not in {folder} and downloading it failed ({type(error).__name__}: {error}). "
-                f"Offline, put {CIFAR10_ARCHIVE} (from https://www.cs.toronto.edu/~kriz/cifar.html) in {data_dir} "
-                f"or its extracted folder {CIFAR10_FOLDER}/ (data_batch_1..5, test_batch); or colourise the bundled "
-                "photographs instead (PhotoCropsDataModule).") from error
-    if not (folder / "test_batch").is_file():
-        raise DatasetNotFoundError(f"CIFAR-10 is not in {folder} and downloading was turned off: put the extracted "
-                                   f"{CIFAR10_FOLDER}/ (data_batch_1..5, test_batch) there.")
-    return folder
-
-
-def load_cifar10(data_dir: str | Path, download: bool = True) -> ImageArrays:
-    """CIFAR-10: 50,000 train and 10,000 test 32×32 colour images of 10 classes (see :func:`fetch_cifar10`)."""
-    folder = fetch_cifar10(data_dir, download)
-
-    def read(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        images, labels = [], []
-        for name in names:
-            with open(folder / name, "rb") as file:
-                batch = pickle.load(file, encoding="latin1")
-            images.append(np.asarray(batch["data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-            labels.append(np.asarray(batch["labels"], np.int64))
-        return np.concatenate(images), np.concatenate(labels)
-
-    train = read([f"data_batch_{i}" for i in range(1, 6) if (folder / f"data_batch_{i}").is_file()])
-    return ImageArrays(*train, *read(["test_batch"]), CIFAR10_CLASSES)
-
-
-class CIFAR10DataModule(ImageDataModule):
-    """CIFAR-10: 32×32 colour images of 10 classes (50k train, 10k test), downloaded by torchvision into
-    ``data_dir`` (online only; offline, an error names the file to provide)."""
-
-    image_shape = (32, 32, 3)
-    num_classes = 10
-    class_names = CIFAR10_CLASSES
-
-    def fetch(self) -> None:
-        fetch_cifar10(self.hparams.data_dir, download=True)
-
-    def load_arrays(self) -> ImageArrays:
-        return load_cifar10(self.hparams.data_dir, download=False)

@@ -40,9 +40,14 @@ def build_transforms(spec: TransformSpec | None, seed: int | None = None, what: 
             raise ConfigurationError(f"Each {what} is one {{TransformName: {{arguments}}}} mapping; got {entry!r}.")
         (name, kwargs), = entry.items()
         transform_class = getattr(A, name, None)
+        if transform_class is None:  # the notes' transforms (ToGrey, GreyToSVHNStyle, ResizeImage)
+            from lightning_dl.data.image_transforms import PROJECT_TRANSFORMS
+
+            transform_class = PROJECT_TRANSFORMS.get(name)
         if not (isinstance(transform_class, type) and issubclass(transform_class, A.BasicTransform)):
             raise ConfigurationError(f"Unknown {what} {name!r}: it is not an albumentations transform "
-                                     "(names are case-sensitive, e.g. HorizontalFlip, Affine, Resize, ToRGB).")
+                                     "(names are case-sensitive, e.g. HorizontalFlip, Affine, Resize, ToRGB) "
+                                     "nor one of the project's (ToGrey, GreyToSVHNStyle, ResizeImage).")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:

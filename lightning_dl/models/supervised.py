@@ -17,6 +17,7 @@ from lightning_dl.errors import ConfigurationError, DataValidationError, check_c
 from lightning_dl.models.base import BaseModule, Stage
 from lightning_dl.models.recipes import FastRecipeMixin
 from lightning_dl.nn.base import NetworkFactory
+from lightning_dl.nn.losses import ClassificationLoss, LossName
 from lightning_dl.nn.regularizers import apply_max_norm, regularization_loss
 
 Head = Literal["multiclass", "binary"]
@@ -105,6 +106,10 @@ class Classifier(FastRecipeMixin, SupervisedModule):
         flip_tta: Validation, test and predict outputs are the mean of the logits of each image and its mirror.
         channels_last: Network weights and image batches in channels_last (NHWC) memory order.
         compile_network: ``torch.compile`` the network (the first batches of each shape pay the compilation).
+        loss: ``cross_entropy`` or ``focal`` (see :class:`~lightning_dl.nn.ClassificationLoss`).
+        class_weights: One loss weight per class (binary: negative, positive), e.g. inverse class frequencies.
+        focal_alpha: Focal loss's α.
+        focal_gamma: Focal loss's γ.
     """
 
     def __init__(
@@ -121,6 +126,10 @@ class Classifier(FastRecipeMixin, SupervisedModule):
         flip_tta: bool = False,
         channels_last: bool = False,
         compile_network: bool = False,
+        loss: LossName = "cross_entropy",
+        class_weights: list[float] | None = None,
+        focal_alpha: float = 0.25,
+        focal_gamma: float = 2.0,
     ) -> None:
         check_choice("head", head, Head)
         # Plain Python values before save_hyperparameters() reads them: numpy ones cannot go in a config.
@@ -134,6 +143,10 @@ class Classifier(FastRecipeMixin, SupervisedModule):
         self.num_classes, self.head, self.label_smoothing = num_classes, head, label_smoothing
         self.class_names = class_names if class_names else tuple(str(c) for c in range(num_classes))
         self.configure_recipe(flip_tta, channels_last, compile_network)
+        # Label smoothing stays multiclass-only, as it was before the loss option existed.
+        smoothing = label_smoothing if head == "multiclass" else 0.0
+        self.loss_function = ClassificationLoss(loss, head == "binary", class_weights, smoothing, focal_alpha, focal_gamma)
+        self.loss_function.check_classes(2 if head == "binary" else num_classes)
         # The first batch with a label outside the head, and that batch's smallest and largest label; kept on
         # the device and looked at only on logged steps and at the epoch's end, so checking costs no sync.
         self._bad_labels: dict[str, Tensor] = {}
@@ -185,8 +198,8 @@ class Classifier(FastRecipeMixin, SupervisedModule):
         if self.head == "binary":
             logits, y = outputs.squeeze(-1), y.float().view(-1)
             self.update_metrics(stage, logits.sigmoid(), y.long())
-            return F.binary_cross_entropy_with_logits(logits, y)
-        loss = F.cross_entropy(outputs, y, label_smoothing=self.label_smoothing)
+            return self.loss_function(logits, y)
+        loss = self.loss_function(outputs, y)
         self.update_metrics(stage, outputs, y.argmax(-1) if y.is_floating_point() else y)
         return loss
 
