@@ -1,7 +1,8 @@
 """The documentation site builds with ``mkdocs build --strict``: a broken link, an API page naming a module that
 moved, or a docstring reference (``:class:`X```) to a name that no longer exists fails the build
-(``docs/hooks.py`` checks every reference in the package), and with it the suite. Also: the README stays a short
-getting-started page whose links lead somewhere."""
+(``docs/hooks.py`` checks every reference in the package), and with it the suite. Also: every module of the
+package has its place in the API reference, every ``lightning_dl.…`` name the pages mention exists, and the README
+stays a short getting-started page whose links lead somewhere."""
 
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_page_of_the_nav_is_built(site):
-    for page in ["index.html", "design/index.html", "gans/index.html", "results/gans/index.html",
-                 "api/models/index.html", "notebooks/04_gans/index.html", "changelog/index.html"]:
+    for page in ["index.html", "design/index.html", "gans/index.html", "multinode/index.html", "results/gans/index.html",
+                 "api/models/index.html", "api/platform/index.html", "notebooks/04_gans/index.html",
+                 "changelog/index.html"]:
         assert (site / page).is_file(), page
 
 
@@ -55,6 +57,34 @@ def test_the_notebooks_are_rendered_with_their_figures(site):
 
 def test_the_changelog_page_is_the_changelog(site):
     assert "Optimiser syntax" in (site / "changelog" / "index.html").read_text()
+
+
+def api_directives() -> set[str]:
+    """The modules the API reference renders (``::: lightning_dl.x`` lines of ``docs/api/*.md``)."""
+    return {match for page in (REPO / "docs" / "api").glob("*.md")
+            for match in re.findall(r"^::: (\S+)", page.read_text(), re.MULTILINE)}
+
+
+def test_every_module_of_the_package_is_in_the_api_reference():
+    """A module added to the package (a new family's loop, a new callback) gets a ``:::`` line on an API page; a
+    package's ``__init__`` only re-exports, so naming its modules is enough."""
+    modules = {".".join(path.relative_to(REPO).with_suffix("").parts)
+               for path in (REPO / "lightning_dl").rglob("*.py") if path.name != "__init__.py"}
+    assert modules, "no modules found"
+    assert sorted(modules - api_directives()) == []
+
+
+NAME = re.compile(r"\blightning_dl(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def test_every_lightning_dl_name_the_pages_mention_exists():
+    """``lightning_dl.cli.main`` in a page after the entry point moved to ``lightning_dl.__main__`` fails here
+    (the changelog may name what was removed, so it is not checked)."""
+    hooks = load_hooks()
+    pages = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    missing = sorted({f"{page.relative_to(REPO)}: {name}" for page in pages
+                      for name in NAME.findall(page.read_text()) if not hooks._importable(name)})
+    assert missing == []
 
 
 def test_a_broken_link_fails_the_strict_build(tmp_path):

@@ -92,7 +92,7 @@ KERAS_RMSPROP = {"generator_optimizer": {"class_path": "torch.optim.RMSprop", "i
 
 def test_settings_of_the_variants():
     """The settings the issue lists, read from the configs themselves: the Keras reference's, except where the
-    reference misses a goal (README "Against the goals"): DCGAN, CGAN and LSGAN train with the DCGAN paper's Adam,
+    reference misses a goal (docs/gans.md, "Against the goals"): DCGAN, CGAN and LSGAN train with the DCGAN paper's Adam,
     InfoGAN with the paper code's settings (the reference's in infogan_keras.yaml)."""
     settings = {config.stem: model_settings(config)[1] for config in CONFIGS}
     wgan, gp = settings["wgan"], settings["wgan_gp"]
