@@ -3,7 +3,6 @@ files on disk, with an error naming the file to provide when it cannot be downlo
 
 from __future__ import annotations
 
-import pickle
 
 import numpy as np
 import pytest
@@ -66,6 +65,3 @@ def test_crops_are_colour_in_unit_range_and_fixed(photo_data):
 def test_crop_larger_than_a_photograph_is_named():
     with pytest.raises(ConfigurationError, match="crop_size"):
         photo_crops(("coffee",), 2, 400, scale=2)
-
-
-
