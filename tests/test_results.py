@@ -149,3 +149,78 @@ def test_benchmark_and_fewshot_records():
     assert [r["row"] for r in rows] == ["2-way", "4-way"]
     assert rows[0]["metrics"] == {"1-shot accuracy %": 84.4, "1-shot 95 % CI": 1.2, "5-shot accuracy %": 93.9,
                                   "5-shot 95 % CI": 0.7}
+
+
+def test_autoencoder_benchmark_records_one_row_per_variant_and_judged_set():
+    """Each trained variant is a row of the first table (its budget in the note), each judged set of images a row
+    of the second; fixed fields (a converted run's command, commit, date) are kept as given."""
+    benchmark = load_script("benchmark_autoencoders")
+    args = benchmark.parse_args(["--record"])
+    assert str(args.record) == "results/autoencoders.jsonl"
+    run = {"results": {"denoising": {"cpu_minutes_budget": 0.6, "batches": 214, "epochs": 0.51, "test/mse": 0.0289,
+                                     "test/psnr": 15.39, "test/input_psnr": 5.8, "psnr_gain_over_input": 9.59,
+                                     "cpu_seconds_training": 36.1, "pictures": ["a.png"]}},
+           "judged": {"judge": "j.pt", "judge_test_accuracy": 0.8366, "judge_epochs": 1, "images": 500,
+                      "VAE prior samples": {"fid": 63.9, "min_class_share": 0.0, "class_shares": [0.5, 0.0]}}}
+    fixed = {"command": "python scripts/benchmark_autoencoders.py --threads 1", "commit": "cf2fb9e (dirty)",
+             "date": "2026-12-07T03:25:29+00:00", "machine": MACHINE, "versions": {}}
+    rows = benchmark.records(run, note="half an epoch", **fixed)
+    assert [r["row"] for r in rows] == ["denoising (denoising.yaml), noisy input → clean", "VAE prior samples"]
+    assert rows[0]["metrics"] == {"CPU-min budget": 0.6, "batches": 214, "epochs": 0.51, "test MSE": 0.0289,
+                                  "test PSNR dB": 15.39, "input's PSNR dB": 5.8, "gain dB": 9.59}
+    assert "0.6 CPU-minutes (0.51 epochs)" in rows[0]["note"] and rows[0]["note"].endswith("half an epoch")
+    assert rows[1]["metrics"] == {"FID ↓": 63.9, "smallest class share": 0.0,
+                                  "each class's share (T-shirt … Ankle boot)": "0.5, 0.0"}
+    assert rows[0]["table"] != rows[1]["table"] and "0.837" in rows[1]["table"]
+    assert all({k: r[k] for k in fixed} == fixed and r["family"] == "autoencoders" for r in rows)
+
+
+def test_sequence_benchmark_records_one_row_per_forecast_model_and_setting():
+    benchmark = load_script("benchmark_sequences")
+    series = {"gru_sunspots": {"forecaster": {"mae": 11.9, "rmse": 16.3, "smape": 0.26, "mase": 0.56},
+                               "baselines": {"naive": {"mae": 22.5, "rmse": 29.3, "smape": 0.47, "mase": 1.05}},
+                               "best_baseline": "naive", "beats_every_baseline": True, "epochs_trained": 91,
+                               "seconds": 151.6, "test_windows": 46, "horizon": 1}}
+    rows = benchmark.records("series", series, {"cpu_seconds": 54.4}, note="budget", commit="aa75b43")
+    assert [r["row"] for r in rows] == ["forecaster", "naive"]
+    assert rows[0]["metrics"] == {"MAE": 11.9, "RMSE": 16.3, "sMAPE": 0.26, "MASE": 0.56}
+    assert "91 epochs" in rows[0]["note"] and rows[0]["note"].endswith("budget") and "note" not in rows[1]
+    assert rows[0]["commit"] == "aa75b43" and rows[0]["settings"]["section_run"] == {"cpu_seconds": 54.4}
+    text = {"lstm_reviews": {"test_accuracy": 0.73, "epochs_trained": 6, "seconds": 182.5},
+            "majority_class": {"test_accuracy": 0.578}, "split": {"train": 9221, "val": 1025, "test": 2562},
+            "best_recurrent": {"config": "lstm_reviews"}}
+    rows = benchmark.records("text", text, {})
+    assert [r["row"] for r in rows] == ["majority class", "lstm_reviews.yaml"]
+    assert rows[1]["metrics"] == {"test accuracy": 0.73, "epochs (early stopping)": 6, "seconds": 182.5}
+    assert "9,221 train" in rows[0]["table"]
+    speed = {"threads2_batch64_steps100_features50_units64": {"fused_ms": 539.9, "stepped_ms": 2234.7,
+                                                              "stepped_over_fused": 4.14}}
+    rows = benchmark.records("speed", speed, {})
+    assert rows[0]["row"] == "2 threads, 64 × 100 × 50 → 64"
+    assert rows[0]["metrics"] == {"fused ms": 539.9, "stepped ms": 2234.7, "stepped / fused": 4.14}
+
+
+def test_convnet_benchmark_records_one_row_per_model_with_the_budget_that_stopped_it():
+    benchmark = load_script("benchmark_convnets")
+    assert str(benchmark.parse_args(["--record"]).record) == "results/convnets.jsonl"
+    run = {"budget": {"epochs": 30, "minutes_per_model": 60.0, "limit_batches": None},
+           "models": {"resnet20_v1": {"config": {}, "parameters": 272474, "epochs_run": 12, "stopped_by": "time budget",
+                                      "fit_and_test_seconds": 3600.2, "test_accuracy": 0.93}}}
+    rows = benchmark.records(run, commit="abc")
+    assert rows[0]["row"] == "resnet20_v1" and rows[0]["family"] == "convnets"
+    assert rows[0]["metrics"] == {"parameters": 272474, "epochs": 12, "fit + test s": 3600.2, "test accuracy": 0.93}
+    assert rows[0]["note"] == "stopped by: time budget." and "30 epochs or 60 minutes" in rows[0]["table"]
+
+
+def test_the_converted_benchmark_records_keep_their_runs():
+    """The autoencoder and sequence records converted from the benchmarks' JSON files keep each run's command,
+    commit and date, and say what budget the run had."""
+    autoencoders = read_records(REPO / "results" / "autoencoders.jsonl")
+    assert {r["commit"] for r in autoencoders} == {"cf2fb9e2af6d972e6fcc22b05b84fe43df8b47f5 (with uncommitted changes)"}
+    assert {r["command"] for r in autoencoders} == {"python scripts/benchmark_autoencoders.py --threads 1"}
+    assert all("half an epoch" in r["note"] for r in autoencoders)
+    sequences = read_records(REPO / "results" / "sequences.jsonl")
+    assert {r["command"] for r in sequences} == {"python scripts/benchmark_sequences.py --sections series --threads 1",
+                                                 "python scripts/benchmark_sequences.py --sections text,speed --threads 1"}
+    forecaster = next(r for r in sequences if r["row"] == "forecaster" and "sunspots" in r["table"])
+    assert forecaster["metrics"]["MAE"] == 11.8755 and "early stopping" in forecaster["note"]
