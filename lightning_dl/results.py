@@ -7,9 +7,10 @@ torch's thread count, the GPU if any), the ``versions`` of the packages that mat
 disagrees with its records. Scripts that measure something take ``--record`` and call :func:`write_record`.
 
 Record fields (``REQUIRED_FIELDS``): ``family`` (the docs page it belongs to: ``gans``, ``classifiers``,
-``fewshot``, ``workflow``, ``benchmark``), ``table`` (the table it is a row of), ``row`` (the row's label),
-``command``, ``commit``, ``date``, ``machine``, ``versions``, ``metrics`` (column name → number or text, in
-column order); optional ``settings`` (anything else worth keeping) and ``note``.
+``fewshot``, ``workflow``, ``benchmark``, ``autoencoders``, ``sequences``, ``convnets``), ``table`` (the table
+it is a row of), ``row`` (the row's label), ``command``, ``commit``, ``date``, ``machine``, ``versions``,
+``metrics`` (column name → number or text, in column order); optional ``settings`` (anything else worth
+keeping) and ``note``.
 
 Importing this module has no side effects; :func:`machine_info` and :func:`git_commit` read the system only
 when called.
