@@ -8,6 +8,7 @@ from lightning_dl.nn.compact import COMPACT_VARIANTS, CompactNet
 from lightning_dl.nn.densenet import DENSENET_VARIANTS, DenseNetBC
 from lightning_dl.nn.discriminators import (CodeHead, CodePrediction, DCGANDiscriminator, Discriminator,
                                             DiscriminatorOutputs, PatchGANDiscriminator)
+from lightning_dl.nn.efficientnet import EfficientNetLite0
 from lightning_dl.nn.generators import DCGANGenerator
 from lightning_dl.nn.init import initialize
 from lightning_dl.nn.losses import ClassificationLoss, binary_focal_loss, categorical_focal_loss
@@ -29,4 +30,5 @@ __all__ = [
     "regularization_loss", "regularize",
     "ClassificationLoss", "DENSENET_VARIANTS", "DenseNetBC", "Merge", "RESNET_VARIANTS", "ResNet", "YNetwork",
     "binary_focal_loss", "categorical_focal_loss",
+    "EfficientNetLite0",
 ]
