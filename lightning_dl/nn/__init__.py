@@ -17,6 +17,7 @@ from lightning_dl.nn.regularizers import Penalty, apply_max_norm, regularization
 from lightning_dl.nn.resnet import RESNET_VARIANTS, ResNet
 from lightning_dl.nn.stacked_gan import (StackedEncoder, StackedFeatureDiscriminator, StackedFeatureGenerator,
                                          StackedImageDiscriminator, StackedImageGenerator)
+from lightning_dl.nn.transfer import TorchvisionNetwork
 from lightning_dl.nn.unet import UNetGenerator
 from lightning_dl.nn.ynetwork import Merge, YNetwork
 
@@ -30,5 +31,5 @@ __all__ = [
     "regularization_loss", "regularize",
     "ClassificationLoss", "DENSENET_VARIANTS", "DenseNetBC", "Merge", "RESNET_VARIANTS", "ResNet", "YNetwork",
     "binary_focal_loss", "categorical_focal_loss",
-    "EfficientNetLite0",
+    "EfficientNetLite0", "TorchvisionNetwork",
 ]
