@@ -3,8 +3,8 @@ same few labelled images, offline, over several seeds; writes a JSON record (``r
 
 Two ways:
 
-- *within a domain*: a ResNet v1 (ResNet20; depth 8 in the quick setting) trained on Fashion-MNIST classes 0–4 (its weights saved) is transferred to
-  classes 5–9 with only ``per_class`` labelled images per class;
+- *within a domain*: a ResNet v1 (ResNet20; depth 8 in the quick setting) trained on Fashion-MNIST classes 0–4
+  (its weights saved) is transferred to classes 5–9 with only ``per_class`` labelled images per class;
 - *across domains with real ImageNet weights*: EfficientNet-Lite0 (the ``pretrained`` extra) on scikit-image's
   ``lfw_subset`` (150 training and 50 test images of faces and non-faces) and on Fashion-MNIST with
   ``per_class`` images of each of the 10 classes.
@@ -96,13 +96,14 @@ def train_base(setting: dict[str, Any], path: Path) -> dict[str, Any]:
     data = FashionMNISTClassesDataModule(classes=[0, 1, 2, 3, 4], per_class=setting["base_per_class"],
                                          test_per_class=setting["test_per_class"], val_fraction=0.0, batch_size=128)
     depth = setting["depth"]
-    model = Classifier(lambda shape, outputs: ResNet(shape, outputs, depth=depth), input_shape=(1, 28, 28), num_classes=5,
-                       optimizer=adam(1e-3), random_crop_padding=2)
+    model = Classifier(lambda shape, outputs: ResNet(shape, outputs, depth=depth), input_shape=(1, 28, 28),
+                       num_classes=5, optimizer=adam(1e-3), random_crop_padding=2)
     fitted = trainer(setting["base_epochs"])
     fitted.fit(model, datamodule=data)
     accuracy = test_accuracy(model, data, fitted)
     torch.save(model.network.state_dict(), path)
-    return {"network": f"ResNet v1 depth {depth}", "classes": [0, 1, 2, 3, 4], "images": 5 * setting["base_per_class"], "epochs": setting["base_epochs"],
+    return {"network": f"ResNet v1 depth {depth}", "classes": [0, 1, 2, 3, 4], "images": 5 * setting["base_per_class"],
+            "epochs": setting["base_epochs"],
             "test_accuracy": accuracy, "seconds": round(time.time() - start, 1)}
 
 
@@ -110,8 +111,8 @@ def task_data(task: str, setting: dict[str, Any], seed: int) -> FashionMNISTData
     size = setting["size"]
     common = {"val_fraction": 0.0, "batch_size": 32, "seed": seed}
     if task == "faces_lite0":
-        return FacesDataModule(normalization="unit_range", transforms=[{"ResizeImage": {"height": size, "width": size}}],
-                               **common)
+        resize = [{"ResizeImage": {"height": size, "width": size}}]
+        return FacesDataModule(normalization="unit_range", transforms=resize, **common)
     if task == "fashion_lite0":
         return FashionMNISTClassesDataModule(classes=list(range(10)), per_class=setting["per_class"],
                                              test_per_class=setting["test_per_class"] // 2, normalization="unit_range",

@@ -116,7 +116,9 @@ def transfer_model(method: str, **kwargs) -> TransferClassifier:
 
 
 def changed(before: dict, after: dict, prefix: str) -> dict[str, bool]:
-    return {k: not torch.equal(before[k], after[k]) for k in after if k.startswith(prefix) and after[k].is_floating_point()}
+    """Which floating tensors under ``prefix`` (weights, batch-norm statistics) changed."""
+    return {k: not torch.equal(before[k], after[k]) for k in after
+            if k.startswith(prefix) and after[k].is_floating_point()}
 
 
 @pytest.mark.parametrize("train_bn", [False, True])
@@ -184,7 +186,8 @@ def test_base_weights_load_the_body_and_a_new_head(tmp_path):
     source = small_resnet((1, 8, 8), 5)
     torch.save(source.state_dict(), tmp_path / "base.pt")
     model = transfer_model("frozen_base", base_weights=str(tmp_path / "base.pt"))
-    assert all(torch.equal(v, source.features.state_dict()[k]) for k, v in model.network.features.state_dict().items())
+    source_body = source.features.state_dict()
+    assert all(torch.equal(v, source_body[k]) for k, v in model.network.features.state_dict().items())
     assert model.network.head.out_features == 4
     torch.save(ResNet((1, 8, 8), 5, depth=14, l2=0.0).state_dict(), tmp_path / "deeper.pt")
     with pytest.raises(ConfigurationError, match="does not fit"):
