@@ -49,9 +49,9 @@ METHODS = ("feature_extraction", "frozen_base", "fine_tuning", "scratch")
 SETTINGS: dict[str, dict[str, Any]] = {
     # quick: minutes on a 2-core CPU shared with other jobs (a depth-8 ResNet, Lite0 at 32×32, short training);
     # full: the record worth quoting (ResNet20, Lite0 at 96×96, 5 seeds, the classes' whole test sets).
-    "quick": {"seeds": 2, "per_class": 100, "test_per_class": 100, "depth": 8, "base_per_class": 300,
-              "base_epochs": 2, "size": 32, "unfreeze_at_epoch": 4,
-              "epochs": {"feature_extraction": 30, "frozen_base": 4, "fine_tuning": 8, "scratch": 8}},
+    "quick": {"seeds": 2, "per_class": 100, "test_per_class": 100, "depth": 8, "base_per_class": 600,
+              "base_epochs": 3, "size": 32, "unfreeze_at_epoch": 6,
+              "epochs": {"feature_extraction": 30, "frozen_base": 8, "fine_tuning": 12, "scratch": 12}},
     "full": {"seeds": 5, "per_class": 100, "test_per_class": 1000, "depth": 20, "base_per_class": 6000,
              "base_epochs": 15, "size": 96, "unfreeze_at_epoch": 20,
              "epochs": {"feature_extraction": 100, "frozen_base": 30, "fine_tuning": 40, "scratch": 40}},
@@ -94,7 +94,7 @@ def train_base(setting: dict[str, Any], path: Path) -> dict[str, Any]:
     start = time.time()
     pl.seed_everything(0, workers=True)
     data = FashionMNISTClassesDataModule(classes=[0, 1, 2, 3, 4], per_class=setting["base_per_class"],
-                                         test_per_class=setting["test_per_class"], val_fraction=0.0, batch_size=128)
+                                         test_per_class=setting["test_per_class"], val_fraction=0.0, batch_size=64)
     depth = setting["depth"]
     model = Classifier(lambda shape, outputs: ResNet(shape, outputs, depth=depth), input_shape=(1, 28, 28),
                        num_classes=5, optimizer=adam(1e-3), random_crop_padding=2)
@@ -109,7 +109,7 @@ def train_base(setting: dict[str, Any], path: Path) -> dict[str, Any]:
 
 def task_data(task: str, setting: dict[str, Any], seed: int) -> FashionMNISTDataModule | FacesDataModule:
     size = setting["size"]
-    common = {"val_fraction": 0.0, "batch_size": 32, "seed": seed}
+    common = {"val_fraction": 0.0, "batch_size": 16, "seed": seed}
     if task == "faces_lite0":
         resize = [{"ResizeImage": {"height": size, "width": size}}]
         return FacesDataModule(normalization="unit_range", transforms=resize, **common)
@@ -144,7 +144,7 @@ def run(task: str, method: str, seed: int, setting: dict[str, Any], base_file: P
             unfreeze_blocks=3 if lite0 else 1, unfreeze_at_epoch=setting["unfreeze_at_epoch"],
             fine_tune_lr_factor=0.1, **({} if method == "feature_extraction" else augment))
         if method == "feature_extraction":
-            data = CachedFeaturesDataModule(data, batch_size=32)
+            data = CachedFeaturesDataModule(data)
     fitted = trainer(epochs)
     fitted.fit(model, datamodule=data)
     return {"task": task, "method": method, "seed": seed, "epochs": epochs,
