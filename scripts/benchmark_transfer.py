@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--setting", choices=SETTINGS, default="quick")
     parser.add_argument("--tasks", nargs="+", default=["within_fashion_resnet", "faces_lite0", "fashion_lite0"])
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--out", default=str(REPO / "results/transfer.json"))
     parser.add_argument("--work-dir", default=str(REPO / "runs/transfer"))
     args = parser.parse_args(argv)
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     for task in args.tasks:
         for seed in range(setting["seeds"]):
-            for method in METHODS:
+            for method in args.methods:
                 runs.append(run(task, method, seed, setting, base_file))
                 print(runs[-1], flush=True)
                 # Written after every run, so a run cut short still leaves what it measured.
