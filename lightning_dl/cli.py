@@ -154,7 +154,7 @@ def import_object(path: str) -> Any:
 def instantiate(value: Any) -> Any:
     """An object from its ``class_path``/``init_args`` config (recursively); other values as they are."""
     if isinstance(value, Namespace) and "class_path" in value:
-        arguments = {k: instantiate(v) for k, v in (value.get("init_args") or Namespace()).items()}
+        arguments = {k: instantiate(v) for k, v in vars(value.get("init_args") or Namespace()).items()}
         return import_object(value.class_path)(**arguments)
     if isinstance(value, list):
         return [instantiate(v) for v in value]

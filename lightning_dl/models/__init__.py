@@ -9,9 +9,11 @@ from lightning_dl.models.forecasting import Forecaster
 from lightning_dl.models.supervised import Classifier, Regressor, SupervisedModule
 from lightning_dl.models.vae import VariationalAutoencoder
 from lightning_dl.models.text import TextClassifier
+from lightning_dl.models.transfer import TransferClassifier
 
 __all__ = ["ACGAN", "BaseModule", "CGAN", "Classifier", "CycleGAN", "GAN", "InfoGAN", "LinearWarmup", "Regressor",
            "StackedGAN", "SupervisedModule",
            "Conv4", "EpisodeAccuracy", "PrototypicalNetwork",
            "Autoencoder", "ClassifierAutoencoder", "VariationalAutoencoder",
-           "BaselineForecaster", "Forecaster", "MeanAbsoluteScaledError", "TextClassifier", "baseline_forecast"]
+           "BaselineForecaster", "Forecaster", "MeanAbsoluteScaledError", "TextClassifier", "baseline_forecast",
+           "TransferClassifier"]

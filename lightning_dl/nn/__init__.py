@@ -9,6 +9,7 @@ from lightning_dl.nn.compact import COMPACT_VARIANTS, CompactNet
 from lightning_dl.nn.densenet import DENSENET_VARIANTS, DenseNetBC
 from lightning_dl.nn.discriminators import (CodeHead, CodePrediction, DCGANDiscriminator, Discriminator,
                                             DiscriminatorOutputs, PatchGANDiscriminator)
+from lightning_dl.nn.efficientnet import EfficientNetLite0
 from lightning_dl.nn.generators import DCGANGenerator
 from lightning_dl.nn.init import initialize
 from lightning_dl.nn.layers import activation_layer, output_shape
@@ -22,6 +23,7 @@ from lightning_dl.nn.regularizers import Penalty, apply_max_norm, regularization
 from lightning_dl.nn.resnet import RESNET_VARIANTS, ResNet
 from lightning_dl.nn.stacked_gan import (StackedEncoder, StackedFeatureDiscriminator, StackedFeatureGenerator,
                                          StackedImageDiscriminator, StackedImageGenerator)
+from lightning_dl.nn.transfer import TorchvisionNetwork
 from lightning_dl.nn.unet import UNetGenerator
 from lightning_dl.nn.ynetwork import Merge, YNetwork
 
@@ -39,4 +41,5 @@ __all__ = [
     "WordEmbedding", "embedding_matrix", "most_similar", "read_glove_text", "read_vectors", "sentence_vectors",
     "ClassificationLoss", "DENSENET_VARIANTS", "DenseNetBC", "Merge", "RESNET_VARIANTS", "ResNet", "YNetwork",
     "binary_focal_loss", "categorical_focal_loss",
+    "EfficientNetLite0", "TorchvisionNetwork",
 ]

@@ -1,0 +1,206 @@
+"""Does transfer learning work? The notes' three methods against the same network trained from scratch on the
+same few labelled images, offline, over several seeds; writes a JSON record (``results/transfer.json``).
+
+Two ways:
+
+- *within a domain*: a ResNet v1 (ResNet20; depth 8 in the quick setting) trained on Fashion-MNIST classes 0–4
+  (its weights saved) is transferred to classes 5–9 with only ``per_class`` labelled images per class;
+- *across domains with real ImageNet weights*: EfficientNet-Lite0 (the ``pretrained`` extra) on scikit-image's
+  ``lfw_subset`` (150 training and 50 test images of faces and non-faces) and on Fashion-MNIST with
+  ``per_class`` images of each of the 10 classes.
+
+Methods: ``feature_extraction`` (the base once, a dense head on the cached features), ``frozen_base`` (the
+head trained end to end on augmented images), ``fine_tuning`` (``frozen_base``, then the last blocks at 0.1 ×
+the rate with batch-norm frozen) and ``scratch`` (the whole network from random weights, same images,
+augmentation and epochs as ``fine_tuning`` or more). Each is trained for a fixed number of epochs (no
+validation split: every labelled image trains) and judged on the test images of its classes.
+
+    python scripts/benchmark_transfer.py --setting quick   # a few minutes on 2 CPU cores
+    python scripts/benchmark_transfer.py --setting full    # the record's full run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torchvision
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from lightning_dl.data import FashionMNISTDataModule  # noqa: E402
+from lightning_dl.data.transfer import (CachedFeaturesDataModule, FacesDataModule,  # noqa: E402
+                                        FashionMNISTClassesDataModule)
+from lightning_dl.models import Classifier, TransferClassifier  # noqa: E402
+from lightning_dl.nn import EfficientNetLite0, ResNet  # noqa: E402
+
+METHODS = ("feature_extraction", "frozen_base", "fine_tuning", "scratch")
+SETTINGS: dict[str, dict[str, Any]] = {
+    # quick: minutes on a 2-core CPU shared with other jobs (a depth-8 ResNet, Lite0 at 32×32, short training);
+    # full: the record worth quoting (ResNet20, Lite0 at 96×96, 5 seeds, the classes' whole test sets).
+    "quick": {"seeds": 2, "per_class": 100, "test_per_class": 100, "depth": 8, "base_per_class": 600,
+              "base_epochs": 3, "size": 32, "unfreeze_at_epoch": 6,
+              "epochs": {"feature_extraction": 30, "frozen_base": 8, "fine_tuning": 12, "scratch": 12}},
+    "full": {"seeds": 5, "per_class": 100, "test_per_class": 1000, "depth": 20, "base_per_class": 6000,
+             "base_epochs": 15, "size": 96, "unfreeze_at_epoch": 20,
+             "epochs": {"feature_extraction": 100, "frozen_base": 30, "fine_tuning": 40, "scratch": 40}},
+}
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, whether it has AVX512-BF16, and the threads torch uses."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+                 platform.processor())
+    return {"cpu": model, "avx512_bf16": "avx512_bf16" in cpuinfo, "threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True,
+                           text=True).stdout.strip()
+    return result.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def trainer(epochs: int) -> pl.Trainer:
+    return pl.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                      enable_model_summary=False, accelerator="auto", devices=1, num_sanity_val_steps=0,
+                      limit_val_batches=0)
+
+
+def test_accuracy(model: pl.LightningModule, data: pl.LightningDataModule, fitted: pl.Trainer) -> float:
+    return float(fitted.test(model, datamodule=data, verbose=False)[0]["test/accuracy"])
+
+
+def adam(lr: float):
+    return lambda parameters: torch.optim.Adam(parameters, lr=lr)
+
+
+def train_base(setting: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A ResNet v1 (depth 20, or 8 in the quick setting) on Fashion-MNIST classes 0–4; its network's state_dict
+    saved to ``path``."""
+    start = time.time()
+    pl.seed_everything(0, workers=True)
+    data = FashionMNISTClassesDataModule(classes=[0, 1, 2, 3, 4], per_class=setting["base_per_class"],
+                                         test_per_class=setting["test_per_class"], val_fraction=0.0, batch_size=64)
+    depth = setting["depth"]
+    model = Classifier(lambda shape, outputs: ResNet(shape, outputs, depth=depth), input_shape=(1, 28, 28),
+                       num_classes=5, optimizer=adam(1e-3), random_crop_padding=2)
+    fitted = trainer(setting["base_epochs"])
+    fitted.fit(model, datamodule=data)
+    accuracy = test_accuracy(model, data, fitted)
+    torch.save(model.network.state_dict(), path)
+    return {"network": f"ResNet v1 depth {depth}", "classes": [0, 1, 2, 3, 4], "images": 5 * setting["base_per_class"],
+            "epochs": setting["base_epochs"],
+            "test_accuracy": accuracy, "seconds": round(time.time() - start, 1)}
+
+
+def task_data(task: str, setting: dict[str, Any], seed: int) -> FashionMNISTDataModule | FacesDataModule:
+    size = setting["size"]
+    common = {"val_fraction": 0.0, "batch_size": 16, "seed": seed}
+    if task == "faces_lite0":
+        resize = [{"ResizeImage": {"height": size, "width": size}}]
+        return FacesDataModule(normalization="unit_range", transforms=resize, **common)
+    if task == "fashion_lite0":
+        return FashionMNISTClassesDataModule(classes=list(range(10)), per_class=setting["per_class"],
+                                             test_per_class=setting["test_per_class"] // 2, normalization="unit_range",
+                                             transforms=[{"ResizeImage": {"height": size, "width": size}}], **common)
+    return FashionMNISTClassesDataModule(classes=[5, 6, 7, 8, 9], per_class=setting["per_class"],
+                                         test_per_class=setting["test_per_class"], normalization="standardize",
+                                         **common)
+
+
+def run(task: str, method: str, seed: int, setting: dict[str, Any], base_file: Path) -> dict[str, Any]:
+    """Train one method on one task with one seed; its test accuracy and wall time."""
+    start = time.time()
+    pl.seed_everything(seed, workers=True)
+    data = task_data(task, setting, seed)
+    lite0 = task != "within_fashion_resnet"
+    if lite0:
+        network = lambda shape, outputs: EfficientNetLite0(shape, outputs, pretrained=method != "scratch")  # noqa: E731
+    else:
+        network = lambda shape, outputs: ResNet(shape, outputs, depth=setting["depth"])  # noqa: E731
+    augment = {"random_crop_padding": 4 if lite0 else 2, "random_flip": True}
+    epochs = setting["epochs"][method]
+    if method == "scratch":
+        model = Classifier(network, input_shape=data.input_shape, num_classes=data.num_classes, optimizer=adam(1e-3),
+                           **augment)
+    else:
+        model = TransferClassifier(
+            method=method, base_weights=None if lite0 else str(base_file), network=network,
+            input_shape=data.input_shape, num_classes=data.num_classes, optimizer=adam(1e-3),
+            unfreeze_blocks=3 if lite0 else 1, unfreeze_at_epoch=setting["unfreeze_at_epoch"],
+            fine_tune_lr_factor=0.1, **({} if method == "feature_extraction" else augment))
+        if method == "feature_extraction":
+            data = CachedFeaturesDataModule(data)
+    fitted = trainer(epochs)
+    fitted.fit(model, datamodule=data)
+    return {"task": task, "method": method, "seed": seed, "epochs": epochs,
+            "test_accuracy": test_accuracy(model, data, fitted), "seconds": round(time.time() - start, 1)}
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Mean, standard deviation, min and max of the test accuracy per task and method."""
+    table: dict[str, dict[str, Any]] = {}
+    for task in dict.fromkeys(r["task"] for r in runs):
+        table[task] = {}
+        for method in METHODS:
+            values = np.array([r["test_accuracy"] for r in runs if r["task"] == task and r["method"] == method])
+            if len(values):
+                table[task][method] = {"mean": round(float(values.mean()), 4), "std": round(float(values.std(ddof=1))
+                                       if len(values) > 1 else 0.0, 4), "min": round(float(values.min()), 4),
+                                       "max": round(float(values.max()), 4), "seeds": len(values)}
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setting", choices=SETTINGS, default="quick")
+    parser.add_argument("--tasks", nargs="+", default=["within_fashion_resnet", "faces_lite0", "fashion_lite0"])
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--out", default=str(REPO / "results/transfer.json"))
+    parser.add_argument("--work-dir", default=str(REPO / "runs/transfer"))
+    args = parser.parse_args(argv)
+    setting = SETTINGS[args.setting]
+    work = Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    record: dict[str, Any] = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "torchvision": torchvision.__version__, "pytorch_lightning": pl.__version__},
+        "setting": args.setting, "settings": setting}
+    base_file = work / "resnet20_fashion_classes_0_4.pt"
+    if "within_fashion_resnet" in args.tasks:
+        record["base"] = train_base(setting, base_file)
+        print("base:", record["base"], flush=True)
+    runs: list[dict[str, Any]] = []
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    for task in args.tasks:
+        for seed in range(setting["seeds"]):
+            for method in args.methods:
+                runs.append(run(task, method, seed, setting, base_file))
+                print(runs[-1], flush=True)
+                # Written after every run, so a run cut short still leaves what it measured.
+                record.update(runs=runs, summary=summarise(runs), seconds=round(time.time() - started, 1))
+                Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record["summary"], indent=2))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    os.environ.setdefault("WANDB_MODE", "disabled")
+    main()
