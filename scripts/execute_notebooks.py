@@ -32,9 +32,9 @@ MAX_TEXT_LINES = 40
 
 
 def figure_count(nb: nbformat.NotebookNode) -> int:
-    """How many images the notebook's outputs hold."""
-    return sum("image/png" in output.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
-               for output in cell.get("outputs", []))
+    """How many images (PNG or JPEG) the notebook's outputs hold."""
+    return sum(any(kind.startswith("image/") for kind in output.get("data", {})) for cell in nb.cells
+               if cell.cell_type == "code" for output in cell.get("outputs", []))
 
 
 def machine_paths(*extra: str | Path) -> list[str]:

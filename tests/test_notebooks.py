@@ -27,9 +27,9 @@ MAX_BYTES = 2_000_000
 
 
 def figures(nb: nbformat.NotebookNode) -> int:
-    """How many images the notebook's outputs hold."""
-    return sum("image/png" in output.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
-               for output in cell.get("outputs", []))
+    """How many images (PNG or JPEG) the notebook's outputs hold."""
+    return sum(any(kind.startswith("image/") for kind in output.get("data", {})) for cell in nb.cells
+               if cell.cell_type == "code" for output in cell.get("outputs", []))
 
 
 def promised(nb: nbformat.NotebookNode) -> int:

@@ -179,7 +179,7 @@ class ForecastModule(BaseModule):
         self.units = SeriesUnits()
 
     def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        datamodule = getattr(self.attached_trainer(), "datamodule", None)
         if datamodule is not None and hasattr(datamodule, "forecast_statistics"):
             self.units.take(datamodule.forecast_statistics())
 
@@ -221,7 +221,7 @@ class ForecastModule(BaseModule):
 
     def horizon(self) -> int:
         """Steps ahead: the DataModule's horizon (the network's outputs for a learned forecaster)."""
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        datamodule = getattr(self.attached_trainer(), "datamodule", None)
         return int(datamodule.num_outputs) if datamodule is not None else 1
 
     def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:

@@ -60,7 +60,7 @@ class TextClassifier(Classifier):
         self.register_buffer("pretrained_loaded", torch.tensor(False))
 
     def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        datamodule = getattr(self.attached_trainer(), "datamodule", None)
         vocabulary = getattr(datamodule, "vocabulary", None)
         if stage != "fit" or bool(self.pretrained_loaded) or vocabulary is None or not hasattr(self.network,
                                                                                                  "load_pretrained"):

@@ -44,7 +44,7 @@ class TransferClassifier(Classifier):
         train_bn: ``fine_tuning``: train the unfrozen blocks' batch-norm layers too; ``False`` (Keras's recipe)
             keeps their pretrained scale, shift and statistics.
         **kwargs: The :class:`~lightning_dl.models.Classifier` arguments (``network``, ``optimizer``,
-            ``lr_scheduler``, ``random_flip``, ``random_crop_padding``, ...).
+            ``lr_scheduler``, ``flip_tta``, ...).
     """
 
     def __init__(self, method: Method = "frozen_base", base_weights: str | None = None, unfreeze_blocks: int = 1,
