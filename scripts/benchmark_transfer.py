@@ -94,10 +94,11 @@ def train_base(setting: dict[str, Any], path: Path) -> dict[str, Any]:
     start = time.time()
     pl.seed_everything(0, workers=True)
     data = FashionMNISTClassesDataModule(classes=[0, 1, 2, 3, 4], per_class=setting["base_per_class"],
-                                         test_per_class=setting["test_per_class"], val_fraction=0.0, batch_size=64)
+                                         test_per_class=setting["test_per_class"], val_fraction=0.0, batch_size=64,
+                                         random_crop_padding=2)
     depth = setting["depth"]
     model = Classifier(lambda shape, outputs: ResNet(shape, outputs, depth=depth), input_shape=(1, 28, 28),
-                       num_classes=5, optimizer=adam(1e-3), random_crop_padding=2)
+                       num_classes=5, optimizer=adam(1e-3))
     fitted = trainer(setting["base_epochs"])
     fitted.fit(model, datamodule=data)
     accuracy = test_accuracy(model, data, fitted)
@@ -107,9 +108,11 @@ def train_base(setting: dict[str, Any], path: Path) -> dict[str, Any]:
             "test_accuracy": accuracy, "seconds": round(time.time() - start, 1)}
 
 
-def task_data(task: str, setting: dict[str, Any], seed: int) -> FashionMNISTDataModule | FacesDataModule:
+def task_data(task: str, setting: dict[str, Any], seed: int,
+              **augment: Any) -> FashionMNISTDataModule | FacesDataModule:
+    """The task's labelled images, with the batch crop/flip settings ``augment`` (none for cached features)."""
     size = setting["size"]
-    common = {"val_fraction": 0.0, "batch_size": 16, "seed": seed}
+    common = {"val_fraction": 0.0, "batch_size": 16, "seed": seed, **augment}
     if task == "faces_lite0":
         resize = [{"ResizeImage": {"height": size, "width": size}}]
         return FacesDataModule(normalization="unit_range", transforms=resize, **common)
@@ -126,23 +129,22 @@ def run(task: str, method: str, seed: int, setting: dict[str, Any], base_file: P
     """Train one method on one task with one seed; its test accuracy and wall time."""
     start = time.time()
     pl.seed_everything(seed, workers=True)
-    data = task_data(task, setting, seed)
     lite0 = task != "within_fashion_resnet"
+    augment = {} if method == "feature_extraction" else {"random_crop_padding": 4 if lite0 else 2, "random_flip": True}
+    data = task_data(task, setting, seed, **augment)
     if lite0:
         network = lambda shape, outputs: EfficientNetLite0(shape, outputs, pretrained=method != "scratch")  # noqa: E731
     else:
         network = lambda shape, outputs: ResNet(shape, outputs, depth=setting["depth"])  # noqa: E731
-    augment = {"random_crop_padding": 4 if lite0 else 2, "random_flip": True}
     epochs = setting["epochs"][method]
     if method == "scratch":
-        model = Classifier(network, input_shape=data.input_shape, num_classes=data.num_classes, optimizer=adam(1e-3),
-                           **augment)
+        model = Classifier(network, input_shape=data.input_shape, num_classes=data.num_classes, optimizer=adam(1e-3))
     else:
         model = TransferClassifier(
             method=method, base_weights=None if lite0 else str(base_file), network=network,
             input_shape=data.input_shape, num_classes=data.num_classes, optimizer=adam(1e-3),
             unfreeze_blocks=3 if lite0 else 1, unfreeze_at_epoch=setting["unfreeze_at_epoch"],
-            fine_tune_lr_factor=0.1, **({} if method == "feature_extraction" else augment))
+            fine_tune_lr_factor=0.1)
         if method == "feature_extraction":
             data = CachedFeaturesDataModule(data)
     fitted = trainer(epochs)
