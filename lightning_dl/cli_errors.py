@@ -28,12 +28,12 @@ from unittest import mock
 
 import jsonargparse
 
-from lightning_dl.errors import ConfigurationError, DatasetNotFoundError, DataValidationError
+from lightning_dl.errors import CheckpointError, ConfigurationError, DatasetNotFoundError, DataValidationError
 
 #: The environment variable that keeps full tracebacks (``LIGHTNING_DL_DEBUG=1``).
 DEBUG_VARIABLE = "LIGHTNING_DL_DEBUG"
 #: The project's errors that a user causes (a bad value, bad data, missing files): one line, status 2.
-USER_ERRORS = (ConfigurationError, DataValidationError, DatasetNotFoundError)
+USER_ERRORS = (ConfigurationError, DataValidationError, DatasetNotFoundError, CheckpointError)
 #: Exit status of a usage error (argparse's and jsonargparse's).
 USAGE_ERROR_STATUS = 2
 #: What each ``Invalid <what>`` of a torch optimiser's constructor checks, by argument name.

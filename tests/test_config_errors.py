@@ -49,6 +49,16 @@ def test_a_bad_config_value_is_one_error_line_with_status_2(mistake, tmp_path):
     assert "Traceback" not in result.stderr and "usage:" not in result.stderr
 
 
+def test_a_checkpoint_that_cannot_be_read_is_one_error_line_naming_the_file(tmp_path):
+    broken = tmp_path / "last.ckpt"
+    broken.write_bytes(b"PK\x03\x04 half a checkpoint")  # what a save killed midway used to leave
+    result = run_fit(tmp_path, f"--ckpt_path={broken}")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert len(errors) == 1 and str(broken) in errors[0], result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mistake", list(BAD_VALUES))
 def test_the_debug_switch_keeps_the_traceback(mistake, tmp_path):
