@@ -1,5 +1,7 @@
 """Does transfer learning work? The notes' three methods against the same network trained from scratch on the
-same few labelled images, offline, over several seeds; writes a JSON record (``results/transfer.json``).
+same few labelled images, offline, over several seeds; writes its raw numbers as JSON
+(``runs/benchmark_transfer.json``) and, with ``--record``, one record per task and method (and the base) to
+``results/transfer.jsonl`` (:mod:`lightning_dl.results`; the documentation's results page is generated from them).
 
 Two ways:
 
@@ -16,7 +18,7 @@ augmentation and epochs as ``fine_tuning`` or more). Each is trained for a fixed
 validation split: every labelled image trains) and judged on the test images of its classes.
 
     python scripts/benchmark_transfer.py --setting quick   # a few minutes on 2 CPU cores
-    python scripts/benchmark_transfer.py --setting full    # the record's full run
+    python scripts/benchmark_transfer.py --setting full --record   # the full run, recorded
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from lightning_dl.data.transfer import (CachedFeaturesDataModule, FacesDataModul
                                         FashionMNISTClassesDataModule)
 from lightning_dl.models import Classifier, TransferClassifier  # noqa: E402
 from lightning_dl.nn import EfficientNetLite0, ResNet  # noqa: E402
+from lightning_dl.results import add_record_argument, make_record, write_record  # noqa: E402
 
 METHODS = ("feature_extraction", "frozen_base", "fine_tuning", "scratch")
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -172,8 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--setting", choices=SETTINGS, default="quick")
     parser.add_argument("--tasks", nargs="+", default=["within_fashion_resnet", "faces_lite0", "fashion_lite0"])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--out", default=str(REPO / "results/transfer.json"))
+    parser.add_argument("--out", default=str(REPO / "runs/benchmark_transfer.json"), help="raw numbers, JSON")
     parser.add_argument("--work-dir", default=str(REPO / "runs/transfer"))
+    add_record_argument(parser, "transfer")
     args = parser.parse_args(argv)
     setting = SETTINGS[args.setting]
     work = Path(args.work_dir)
@@ -199,7 +203,51 @@ def main(argv: list[str] | None = None) -> None:
                 # Written after every run, so a run cut short still leaves what it measured.
                 record.update(runs=runs, summary=summarise(runs), seconds=round(time.time() - started, 1))
                 Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(record["summary"], indent=2))
+    print(json.dumps(record.get("summary", {}), indent=2))
+    if args.record:
+        rows = records(record, args.record_table)
+        for row in rows:
+            write_record(args.record, row)
+        print(f"Recorded {len(rows)} rows in {args.record}")
+
+
+#: The results table of each task (the setting's numbers are filled in).
+TASK_TABLES = {
+    "within_fashion_resnet": "Within a domain: Fashion-MNIST classes 5–9 ({per_class} labelled images per class) from "
+                             "a ResNet v1 of depth {depth} trained on classes 0–4, test accuracy",
+    "faces_lite0": "Across domains: lfw_subset faces against non-faces (150 training images) from EfficientNet-Lite0's "
+                   "ImageNet weights at {size}×{size}, test accuracy",
+    "fashion_lite0": "Across domains: Fashion-MNIST, 10 classes ({per_class} labelled images per class), from "
+                     "EfficientNet-Lite0's ImageNet weights at {size}×{size}, test accuracy",
+}
+
+
+def records(record: dict[str, Any], table: str | None = None, note: str = "", **fixed: Any) -> list[dict[str, Any]]:
+    """The ``results/`` records of one run (``record``, as :func:`main` writes it): per task, a row per method
+    with the mean, standard deviation, min and max test accuracy over its seeds, the seeds and the epochs, then
+    (within a domain) the base's row, its test accuracy on its own classes. A row with fewer seeds than the
+    setting's says so in its note; ``table`` prefixes each task's table name; ``fixed`` (command, commit, date,
+    machine, versions) overrides what :func:`~lightning_dl.results.make_record` reads now."""
+    setting = record["settings"]
+    rows = []
+    for task, methods in record.get("summary", {}).items():
+        name = TASK_TABLES.get(task, task).format(**setting) + f" ({record['setting']} setting)"
+        name = f"{table}: {name}" if table else name
+        settings = {"task": task, "setting": record["setting"], **setting}
+        for method, numbers in methods.items():
+            metrics = {"test accuracy": numbers["mean"], "std": numbers["std"], "min": numbers["min"],
+                       "max": numbers["max"], "seeds": numbers["seeds"], "epochs": setting["epochs"][method]}
+            short = (f"{numbers['seeds']} of the setting's {setting['seeds']} seeds finished."
+                     if numbers["seeds"] < setting["seeds"] else "")
+            rows.append(make_record("transfer", name, method, metrics, settings=settings,
+                                    note=" ".join(filter(None, [short, note])), **fixed))
+        if task == "within_fashion_resnet" and "base" in record:
+            base = record["base"]
+            rows.append(make_record(
+                "transfer", name, f"base: {base['network']} on classes 0–4 (its own test images)",
+                {"test accuracy": round(base["test_accuracy"], 4), "seeds": 1, "epochs": base["epochs"]},
+                settings={**settings, "base": base}, note=note, **fixed))
+    return rows
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_page_of_the_nav_is_built(site):
     for page in ["index.html", "design/index.html", "gans/index.html", "multinode/index.html", "results/gans/index.html",
                  "convnets/index.html", "autoencoders/index.html", "sequences/index.html",
-                 "results/autoencoders/index.html", "results/sequences/index.html", "notebooks/02_convnets/index.html",
+                 "results/autoencoders/index.html", "results/sequences/index.html", "transfer/index.html",
+                 "results/transfer/index.html", "notebooks/02_convnets/index.html",
                  "notebooks/03_autoencoders/index.html", "notebooks/05_sequences/index.html",
                  "api/models/index.html", "api/platform/index.html", "notebooks/04_gans/index.html",
                  "changelog/index.html"]:

@@ -212,6 +212,43 @@ def test_convnet_benchmark_records_one_row_per_model_with_the_budget_that_stoppe
     assert rows[0]["note"] == "stopped by: time budget." and "30 epochs or 60 minutes" in rows[0]["table"]
 
 
+def test_transfer_benchmark_records_one_row_per_task_and_method_and_the_base():
+    benchmark = load_script("benchmark_transfer")
+    setting = {**benchmark.SETTINGS["quick"]}
+    summary = {"within_fashion_resnet": {
+        "feature_extraction": {"mean": 0.698, "std": 0.0028, "min": 0.696, "max": 0.7, "seeds": 2},
+        "scratch": {"mean": 0.894, "std": 0.0, "min": 0.894, "max": 0.894, "seeds": 1}},
+        "faces_lite0": {"fine_tuning": {"mean": 0.98, "std": 0.0, "min": 0.98, "max": 0.98, "seeds": 2}}}
+    run = {"setting": "quick", "settings": setting, "summary": summary,
+           "base": {"network": "ResNet v1 depth 8", "epochs": 3, "test_accuracy": 0.76200002}}
+    rows = benchmark.records(run, note="budget", commit="abc")
+    assert [(r["family"], r["row"]) for r in rows] == [
+        ("transfer", "feature_extraction"), ("transfer", "scratch"),
+        ("transfer", "base: ResNet v1 depth 8 on classes 0–4 (its own test images)"), ("transfer", "fine_tuning")]
+    assert rows[0]["metrics"] == {"test accuracy": 0.698, "std": 0.0028, "min": 0.696, "max": 0.7, "seeds": 2,
+                                  "epochs": 30}
+    assert rows[1]["metrics"]["epochs"] == 12 and rows[1]["note"] == "1 of the setting's 2 seeds finished. budget"
+    assert rows[0]["note"] == "budget" and rows[0]["commit"] == "abc"
+    assert rows[2]["metrics"] == {"test accuracy": 0.762, "seeds": 1, "epochs": 3}
+    assert "classes 5–9" in rows[0]["table"] and "depth 8" in rows[0]["table"] and "quick setting" in rows[0]["table"]
+    assert "lfw_subset" in rows[3]["table"] and "32×32" in rows[3]["table"]
+    assert benchmark.records(run, "Table")[0]["table"].startswith("Table: Within a domain")
+
+
+def test_the_converted_transfer_records_keep_their_run_and_say_what_did_not_finish():
+    transfer = read_records(REPO / "results" / "transfer.jsonl")
+    assert {r["commit"] for r in transfer} == {"a917f780a24a2374be76a8581165d2c798d79109"}
+    assert {r["date"] for r in transfer} == {"2026-12-07T04:11:31Z"}
+    assert all(r["command"].startswith("python scripts/benchmark_transfer.py --setting quick ;") for r in transfer)
+    assert all("did not finish" in r["note"] and "0.762 on its own classes" in r["note"] for r in transfer)
+    faces = {r["row"]: r["metrics"]["test accuracy"] for r in transfer if "lfw_subset" in r["table"]}
+    assert faces == {"feature_extraction": 0.98, "frozen_base": 0.98, "fine_tuning": 0.98, "scratch": 0.5}
+    single = sorted((r["table"].split(":")[0], r["row"]) for r in transfer if r["metrics"]["seeds"] == 1
+                    and not r["row"].startswith("base"))
+    assert len(single) == 7 and all("1 of the setting's 2 seeds" in r["note"] for r in transfer
+                                     if r["metrics"]["seeds"] == 1 and not r["row"].startswith("base"))
+
+
 def test_the_converted_benchmark_records_keep_their_runs():
     """The autoencoder and sequence records converted from the benchmarks' JSON files keep each run's command,
     commit and date, and say what budget the run had."""
