@@ -34,6 +34,17 @@ def make_images(n: int, num_classes: int = 4, shape: tuple[int, ...] = (8, 8, 1)
 
 
 @pytest.fixture
+def one_thread():
+    """Run the test on one torch thread (put back afterwards)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def arrays():
     """A small synthetic 4-class dataset: 200 train and 40 test 8×8 grey images."""
     train_images, train_labels = make_images(200, seed=0)

@@ -27,13 +27,8 @@ HAVE_SERIES = all(importlib.util.find_spec(p) is not None for p in ("statsmodels
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small recurrent steps run many times faster on one thread than on two contended ones (a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: Small recurrent steps run many times faster on one thread than on two contended ones (a shared machine).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def frame(n: int = 160) -> pd.DataFrame:

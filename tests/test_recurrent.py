@@ -13,13 +13,8 @@ CELLS = ["simple", "lstm", "gru"]
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small recurrent steps run many times faster on one thread than on two contended ones (a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: Small recurrent steps run many times faster on one thread than on two contended ones (a shared machine).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def captured_fused_input(layer: Recurrent, x: torch.Tensor) -> torch.Tensor:

@@ -27,13 +27,8 @@ needs_reviews = pytest.mark.skipif(not HAVE_REVIEWS, reason="pip install --no-de
 TEXT_CONFIGS = sorted((REPO / "configs/sequences").glob("*reviews*.yaml"))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small recurrent steps run many times faster on one thread than on two contended ones (a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: Small recurrent steps run many times faster on one thread than on two contended ones (a shared machine).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def reviews_frame(n: int = 60) -> pd.DataFrame:
