@@ -33,6 +33,17 @@ def make_images(n: int, num_classes: int = 4, shape: tuple[int, ...] = (8, 8, 1)
     return images.astype(np.uint8), labels.astype(np.int64)
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """A test (or a script's ``main`` run in-process, e.g. ``--threads 1``) that changes torch's thread count does
+    not change it for the tests after it: float sums depend on it, and some tests compare runs bit for bit."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def one_thread():
     """Run the test on one torch thread (put back afterwards)."""

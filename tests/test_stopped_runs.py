@@ -42,7 +42,9 @@ def signalled_run(arguments: list[str], signal_number: int, cwd: Path, pause: st
                   ) -> subprocess.CompletedProcess:
     """``python -m lightning_dl`` with ``arguments``, sent ``signal_number`` once it pauses after the batch."""
     marker = cwd / "paused"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)]), "WANDB_MODE": "disabled"}
+    # The thread count of this process, whose in-process runs the stopped one is compared with bit for bit.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)]), "WANDB_MODE": "disabled",
+           "OMP_NUM_THREADS": str(torch.get_num_threads())}
     process = subprocess.Popen([sys.executable, "-m", "lightning_dl", *arguments, pause or pause_at(marker)],
                                cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
