@@ -79,3 +79,14 @@ class Network(nn.Module, ABC):
 
 #: Builds a network from the shape of one input and the number of outputs: ``CNN``, ``MLP``, ``RNN``, ...
 NetworkFactory = Callable[[tuple[int, ...], int], Network]
+
+
+class LinearHead:
+    """Mixin for a :class:`Network` whose head is one linear layer over its ``num_features`` (ResNet, DenseNet-BC,
+    the compact net): ``class ResNet(LinearHead, Network)``."""
+
+    num_features: int
+
+    def build_head(self, num_outputs: int) -> nn.Module:
+        """One linear layer from the features to ``num_outputs``."""
+        return nn.Linear(self.num_features, num_outputs)

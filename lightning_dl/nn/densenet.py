@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_dl.errors import ConfigurationError
-from lightning_dl.nn.base import Network
+from lightning_dl.nn.base import LinearHead, Network
 from lightning_dl.nn.init import Initializer, initialize
 
 #: The named variants: name -> (depth, growth rate). ``densenet_bc_22`` (three blocks of three layers) is the
@@ -53,7 +53,7 @@ def layers_per_block(depth: int) -> int:
     return (depth - 4) // 6
 
 
-class DenseNetBC(Network):
+class DenseNetBC(LinearHead, Network):
     """DenseNet-BC: a 3×3 stem conv of 2k channels, three dense blocks joined by compressing transitions, a
     final BN-ReLU, global average pooling and a linear head; named variants in :data:`DENSENET_VARIANTS`.
 
@@ -97,9 +97,6 @@ class DenseNetBC(Network):
         self.num_features, self.num_outputs, self.initializer = channels, num_outputs, init
         self.head = self.build_head(num_outputs)
         initialize(self, init)
-
-    def build_head(self, num_outputs: int) -> nn.Module:
-        return nn.Linear(self.num_features, num_outputs)
 
     @classmethod
     def from_name(cls, name: str, input_shape: tuple[int, ...], num_outputs: int, **kwargs) -> DenseNetBC:

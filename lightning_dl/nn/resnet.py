@@ -16,7 +16,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from lightning_dl.errors import ConfigurationError
-from lightning_dl.nn.base import Network
+from lightning_dl.nn.base import LinearHead, Network
 from lightning_dl.nn.init import Initializer, initialize
 from lightning_dl.nn.regularizers import Penalty, regularize
 
@@ -86,7 +86,7 @@ def blocks_per_stage(version: int, depth: int) -> int:
     return (depth - 2) // layers_per_block
 
 
-class ResNet(Network):
+class ResNet(LinearHead, Network):
     """ResNet v1 (depth 6n+2, basic blocks, conv-BN-ReLU) or v2 (depth 9n+2, pre-activation bottlenecks) for
     small images, as in the Keras CIFAR-10 reference; the named depths are in :data:`RESNET_VARIANTS`.
 
@@ -133,9 +133,6 @@ class ResNet(Network):
         self.num_features, self.num_outputs, self.initializer = channels, num_outputs, init
         self.head = self.build_head(num_outputs)
         initialize(self, init)
-
-    def build_head(self, num_outputs: int) -> nn.Module:
-        return nn.Linear(self.num_features, num_outputs)
 
     @classmethod
     def from_name(cls, name: str, input_shape: tuple[int, ...], num_outputs: int, **kwargs) -> ResNet:
