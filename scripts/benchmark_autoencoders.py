@@ -88,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS)
     parser.add_argument("--cpu-minutes", type=float, default=None, help="CPU-minutes of training of every variant "
                         f"(default per variant: {MINUTES})")
+    parser.add_argument("--budget-scale", type=float, default=1.0, help="multiplies every default per-variant "
+                        "budget (ignored with --cpu-minutes)")
     parser.add_argument("--wall-factor", type=float, default=10.0, help="wall-clock cap: this many times the budget")
     parser.add_argument("--cnn-minutes", type=float, default=0.6, help="the plain CNN's CPU budget (0: skip)")
     parser.add_argument("--dcgan-minutes", type=float, default=0.0, help="DCGAN's CPU budget (0: skip; its "
@@ -237,7 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     models = {}
     for variant in args.variants:
-        cli = run(variant, CONFIGS / f"{variant}.yaml", args.cpu_minutes or MINUTES[variant])
+        cli = run(variant, CONFIGS / f"{variant}.yaml", args.cpu_minutes or MINUTES[variant] * args.budget_scale)
         numbers = record["results"][variant]
         numbers["pictures"] = save_pictures(variant, cli, args.images)
         if "test/input_psnr" in numbers:

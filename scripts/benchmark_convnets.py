@@ -130,6 +130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit-batches", type=int, default=None, help="batches per epoch and in the test (smoke)")
     parser.add_argument("--accelerator", default="auto")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--output", type=Path, default=Path("runs/benchmark_convnets.json"), help="raw numbers, JSON")
     add_record_argument(parser, "convnets")
     return parser.parse_args(argv)
@@ -137,6 +138,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = set(models) - set(MODELS)
     if unknown:
@@ -170,12 +175,14 @@ def records(record: dict[str, Any], table: str | None = None, note: str = "", **
     parameters, epochs, wall time and test accuracy; the note says which budget stopped it. ``fixed`` (command,
     commit, date, machine, versions) overrides what :func:`~lightning_dl.results.make_record` reads now."""
     budget = record["budget"]
-    table = table or (f"Fashion-MNIST test accuracy after {budget['epochs']} epochs or {budget['minutes_per_model']:g} "
-                      "minutes per model, whichever came first (all 60k training images)"
+    table = table or ("Fashion-MNIST test accuracy, each model under the budget in its row: epochs (the one-cycle "
+                      "length) or minutes of training, whichever came first (all 60k training images)"
                       + (f", smoke run of {budget['limit_batches']} batches" if budget.get("limit_batches") else ""))
     rows = []
     for name, numbers in record["models"].items():
-        metrics = {"parameters": numbers["parameters"], "epochs": numbers["epochs_run"],
+        metrics = {"parameters": numbers["parameters"], "epochs budget": budget["epochs"],
+                   "minutes budget": budget["minutes_per_model"], "threads": record["machine"]["threads"],
+                   "epochs": numbers["epochs_run"],
                    "fit + test s": numbers["fit_and_test_seconds"], "test accuracy": numbers["test_accuracy"]}
         rows.append(make_record("convnets", table, name, metrics, settings={"budget": budget, "config": numbers["config"]},
                                 note=" ".join(filter(None, [f"stopped by: {numbers['stopped_by']}.", note])),

@@ -51,10 +51,15 @@ from lightning_dl.results import add_record_argument, make_record, write_record 
 METHODS = ("feature_extraction", "frozen_base", "fine_tuning", "scratch")
 SETTINGS: dict[str, dict[str, Any]] = {
     # quick: minutes on a 2-core CPU shared with other jobs (a depth-8 ResNet, Lite0 at 32×32, short training);
-    # full: the record worth quoting (ResNet20, Lite0 at 96×96, 5 seeds, the classes' whole test sets).
     "quick": {"seeds": 2, "per_class": 100, "test_per_class": 100, "depth": 8, "base_per_class": 600,
               "base_epochs": 3, "size": 32, "unfreeze_at_epoch": 6,
               "epochs": {"feature_extraction": 30, "frozen_base": 8, "fine_tuning": 12, "scratch": 12}},
+    # medium: the recorded run on a 2-core CPU, two processes of one thread each (--tasks split between them):
+    # ResNet20, Lite0 at 32×32, 3 seeds, the classes' whole test sets; ~20 minutes.
+    "medium": {"seeds": 3, "per_class": 100, "test_per_class": 1000, "depth": 20, "base_per_class": 3000,
+               "base_epochs": 5, "size": 32, "unfreeze_at_epoch": 15,
+               "epochs": {"feature_extraction": 100, "frozen_base": 20, "fine_tuning": 30, "scratch": 30}},
+    # full: the record worth quoting on a faster machine (ResNet20, Lite0 at 96×96, 5 seeds).
     "full": {"seeds": 5, "per_class": 100, "test_per_class": 1000, "depth": 20, "base_per_class": 6000,
              "base_epochs": 15, "size": 96, "unfreeze_at_epoch": 20,
              "epochs": {"feature_extraction": 100, "frozen_base": 30, "fine_tuning": 40, "scratch": 40}},
@@ -98,7 +103,7 @@ def train_base(setting: dict[str, Any], path: Path) -> dict[str, Any]:
     pl.seed_everything(0, workers=True)
     data = FashionMNISTClassesDataModule(classes=[0, 1, 2, 3, 4], per_class=setting["base_per_class"],
                                          test_per_class=setting["test_per_class"], val_fraction=0.0, batch_size=64,
-                                         random_crop_padding=2)
+                                         normalization="unit_range", random_crop_padding=2)
     depth = setting["depth"]
     model = Classifier(lambda shape, outputs: ResNet(shape, outputs, depth=depth), input_shape=(1, 28, 28),
                        num_classes=5, optimizer=adam(1e-3))
@@ -124,7 +129,7 @@ def task_data(task: str, setting: dict[str, Any], seed: int,
                                              test_per_class=setting["test_per_class"] // 2, normalization="unit_range",
                                              transforms=[{"ResizeImage": {"height": size, "width": size}}], **common)
     return FashionMNISTClassesDataModule(classes=[5, 6, 7, 8, 9], per_class=setting["per_class"],
-                                         test_per_class=setting["test_per_class"], normalization="standardize",
+                                         test_per_class=setting["test_per_class"], normalization="unit_range",
                                          **common)
 
 
@@ -177,8 +182,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--out", default=str(REPO / "runs/benchmark_transfer.json"), help="raw numbers, JSON")
     parser.add_argument("--work-dir", default=str(REPO / "runs/transfer"))
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     add_record_argument(parser, "transfer")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     setting = SETTINGS[args.setting]
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)

@@ -203,13 +203,14 @@ def test_sequence_benchmark_records_one_row_per_forecast_model_and_setting():
 def test_convnet_benchmark_records_one_row_per_model_with_the_budget_that_stopped_it():
     benchmark = load_script("benchmark_convnets")
     assert str(benchmark.parse_args(["--record"]).record) == "results/convnets.jsonl"
-    run = {"budget": {"epochs": 30, "minutes_per_model": 60.0, "limit_batches": None},
+    run = {"budget": {"epochs": 30, "minutes_per_model": 60.0, "limit_batches": None}, "machine": {"threads": 2},
            "models": {"resnet20_v1": {"config": {}, "parameters": 272474, "epochs_run": 12, "stopped_by": "time budget",
                                       "fit_and_test_seconds": 3600.2, "test_accuracy": 0.93}}}
     rows = benchmark.records(run, commit="abc")
     assert rows[0]["row"] == "resnet20_v1" and rows[0]["family"] == "convnets"
-    assert rows[0]["metrics"] == {"parameters": 272474, "epochs": 12, "fit + test s": 3600.2, "test accuracy": 0.93}
-    assert rows[0]["note"] == "stopped by: time budget." and "30 epochs or 60 minutes" in rows[0]["table"]
+    assert rows[0]["metrics"] == {"parameters": 272474, "epochs budget": 30, "minutes budget": 60.0, "threads": 2,
+                                  "epochs": 12, "fit + test s": 3600.2, "test accuracy": 0.93}
+    assert rows[0]["note"] == "stopped by: time budget." and "the budget in its row" in rows[0]["table"]
 
 
 def test_transfer_benchmark_records_one_row_per_task_and_method_and_the_base():
