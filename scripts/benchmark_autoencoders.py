@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     models = {}
     for variant in args.variants:
-        cli = run(variant, CONFIGS / f"{variant}.yaml", args.cpu_minutes or MINUTES[variant] * args.budget_scale)
+        cli = run(variant, CONFIGS / f"{variant}.yaml", args.cpu_minutes or round(MINUTES[variant] * args.budget_scale, 3))
         numbers = record["results"][variant]
         numbers["pictures"] = save_pictures(variant, cli, args.images)
         if "test/input_psnr" in numbers:
@@ -312,10 +312,11 @@ def records(record: dict[str, Any], table: str | None = None, note: str = "", **
                       "whole test set")
     rows = []
     for name, numbers in record["results"].items():
-        metrics = {column: numbers[key] for column, key in COLUMNS.items() if numbers.get(key) is not None}
+        metrics = {column: round(numbers[key], 4) if isinstance(numbers[key], float) else numbers[key]
+                   for column, key in COLUMNS.items() if numbers.get(key) is not None}
         settings = {key: numbers[key] for key in ("cpu_seconds_training", "wall_seconds_training", "pictures")
                     if key in numbers}
-        budget = (f"trained until the process had used {numbers['cpu_minutes_budget']} CPU-minutes "
+        budget = (f"trained until the process had used {numbers['cpu_minutes_budget']:g} CPU-minutes "
                   f"({numbers['epochs']} epochs)")
         rows.append(make_record("autoencoders", table, ROWS.get(name, name), metrics, settings=settings,
                                 note=" ".join(filter(None, [budget + ".", note])), **fixed))

@@ -183,7 +183,7 @@ def records(record: dict[str, Any], table: str | None = None, note: str = "", **
         metrics = {"parameters": numbers["parameters"], "epochs budget": budget["epochs"],
                    "minutes budget": budget["minutes_per_model"], "threads": record["machine"]["threads"],
                    "epochs": numbers["epochs_run"],
-                   "fit + test s": numbers["fit_and_test_seconds"], "test accuracy": numbers["test_accuracy"]}
+                   "fit + test s": numbers["fit_and_test_seconds"], "test accuracy": round(numbers["test_accuracy"], 4)}
         rows.append(make_record("convnets", table, name, metrics, settings={"budget": budget, "config": numbers["config"]},
                                 note=" ".join(filter(None, [f"stopped by: {numbers['stopped_by']}.", note])),
                                 **fixed))
