@@ -289,3 +289,21 @@ def test_the_sequence_records_keep_their_runs():
                                                  "python scripts/benchmark_sequences.py --sections text,speed --threads 1"}
     forecaster = next(r for r in sequences if r["row"] == "forecaster" and "sunspots" in r["table"])
     assert forecaster["metrics"]["MAE"] == 11.8755 and "early stopping" in forecaster["note"]
+
+
+def test_the_convnet_claims_of_the_docs_are_what_the_records_say():
+    """docs/convnets.md quotes each model's recorded accuracy and budget, and its verdicts (the ResNet goal
+    missed, the Y-network behind the plain CNN) are what the records show."""
+    rows = {name: record["metrics"] for name, record in family_rows("convnets").items()}
+    docs = (REPO / "docs" / "convnets.md").read_text()
+    resnet = rows["resnet20_v1"]
+    assert (f"**ResNet20 v1: {resnet['test accuracy']:.4f}** after {resnet['epochs']} epochs in the "
+            f"{resnet['minutes budget']:g}-minute budget") in docs
+    assert resnet["test accuracy"] < 0.94 and "misses 0.94 by" in docs
+    assert f"**ResNet29 v2: {rows['resnet29_v2']['test accuracy']:.4f}**" in docs
+    assert f"**DenseNet-BC-22 (k = 12, 72 k parameters): {rows['densenet_bc']['test accuracy']:.4f}**" in docs
+    ynetwork, cnn = rows["ynetwork"], rows["cnn"]
+    assert ynetwork["epochs"] == cnn["epochs"] and ynetwork["test accuracy"] < cnn["test accuracy"]
+    assert f"Y-network **{ynetwork['test accuracy']:.4f}**" in docs and f"**{cnn['test accuracy']:.4f}**" in docs
+    behind = 100 * (cnn["test accuracy"] - ynetwork["test accuracy"])
+    assert f"Y-network is {behind:.1f} points behind" in docs
