@@ -28,7 +28,9 @@ about 1, the CNN 0.6; DCGAN off) plus data loading and testing, well under the 2
 may take on a shared machine: on a 2-core machine loaded 6-7 times over, that is ~50 minutes of wall time. On a 2-core machine loaded by others, ``--threads 1`` is the efficient choice: two threads
 spin-wait for each other (measured at load 13: 0.84 CPU-s a batch at 2 threads, 0.20 at 1).
 
-    python scripts/benchmark_autoencoders.py --threads 1 --record    # the whole benchmark, recorded
+    python scripts/benchmark_autoencoders.py --threads 1 --record    # the defaults: a quick look
+    python scripts/benchmark_autoencoders.py --threads 1 --budget-scale 3 --cnn-minutes 1.8 --dcgan-minutes 5 \
+        --judge-epochs 3 --judge-batches 0 --record    # the recorded run: ~30 minutes on one core
     python scripts/benchmark_autoencoders.py --variants denoising --cpu-minutes 0.5 --cnn-minutes 0 --judge-epochs 0
 """
 
