@@ -24,6 +24,17 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def load_script(name: str):
+    """A module of scripts/ (not a package), loaded by file path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
 def make_images(n: int, num_classes: int = 4, shape: tuple[int, ...] = (8, 8, 1), seed: int = 0):
     """Images whose mean brightness encodes the class, so a model can learn them; labels balanced."""
     rng = np.random.default_rng(seed)

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import load_script
 from lightning_dl.data.sources import FASHION_MNIST_CLASSES
 from lightning_dl.errors import ConfigurationError, DataValidationError
 from lightning_dl.evaluation import (
@@ -219,20 +220,6 @@ def test_load_judge_round_trip(trained, tmp_path):
 
 
 # --- the evaluation on a generator trained for seconds ------------------------------------------------
-def load_script(name: str):
-    """A module of scripts/ (not a package) by file path."""
-    import importlib.util
-    import sys
-
-    from conftest import REPO
-
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def digits_judge():
     """A small CNN trained for a few seconds on scikit-learn's 8×8 digits (standardised), as a judge."""

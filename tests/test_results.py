@@ -8,22 +8,10 @@ import json
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, load_script
 from lightning_dl.errors import ConfigurationError
 from lightning_dl.results import REQUIRED_FIELDS, cpu_info, make_record, read_records, write_record
 
-
-
-def load_script(name: str):
-    """A module of scripts/ (not a package) by file path."""
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 MACHINE = {"cpu": "AMD EPYC 9R14", "cpu_flags": ["avx2", "avx512_bf16"], "cpus": 2, "threads": 1, "gpus": []}
