@@ -39,13 +39,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +54,8 @@ from lightning_dl.callbacks import LatentPlots
 from lightning_dl.callbacks.samples import save_grid
 from lightning_dl.cli import cli_main
 from lightning_dl.data import load_fashion_mnist
-from lightning_dl.results import add_record_argument, make_record, write_record
+from lightning_dl.results import (PACKAGES, add_record_argument, git_commit, machine_info, make_record,
+                                  package_versions, write_record)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs" / "autoencoders"
@@ -188,32 +186,6 @@ def judge_samples(judge_path: Path, samples: dict[str, tuple[torch.Tensor, tuple
     return results
 
 
-def machine() -> dict[str, Any]:
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-                 platform.processor())
-    return {"cpu": model, "avx512_bf16": "avx512_bf16" in info, "threads": torch.get_num_threads(),
-            "cores_visible": len([line for line in info.splitlines() if line.startswith("processor")]),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-
-
-def versions() -> dict[str, str]:
-    names = ("torch", "pytorch-lightning", "torchmetrics", "numpy", "scikit-image", "scikit-learn")
-    found = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return {"python": platform.python_version(), **found}
-
-
-def commit() -> str:
-    def git(*arguments: str) -> str:
-        return subprocess.run(["git", *arguments], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    return git("rev-parse", "HEAD") + (" (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else "")
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     command = [Path(sys.argv[0]).name if argv is None else "benchmark_autoencoders.py", *(sys.argv[1:] if argv is None else argv)]
@@ -224,8 +196,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     start = time.perf_counter()
     record: dict[str, Any] = {
         "command": shlex.join(["python", "scripts/benchmark_autoencoders.py", *command[1:]]),
-        "commit": commit(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(), "versions": versions(), "results": {}}
+        "commit": git_commit() or "unknown", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(), "versions": package_versions((*PACKAGES, "scikit-image", "scikit-learn")), "results": {}}
 
     def write() -> None:
         record["total_wall_seconds"] = round(time.perf_counter() - start, 1)

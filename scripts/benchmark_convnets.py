@@ -16,7 +16,7 @@ training images), then is tested on the 10k test images. The record says which l
     python scripts/benchmark_convnets.py --epochs 1 --limit-batches 5 --output /tmp/smoke.json   # a smoke run
 
 The raw numbers (``--output``, ``runs/benchmark_convnets.json`` by default) hold the command, commit, date,
-machine (CPU model, whether it has AVX512-BF16, threads), versions, and per model: parameters, epochs run, wall
+machine (lightning_dl.results.machine_info: CPU model and flags, threads), versions, and per model: parameters, epochs run, wall
 time of ``fit`` and the test accuracy. ``--record`` appends one record per model to ``results/convnets.jsonl``
 (:mod:`lightning_dl.results`; the docs' results tables).
 """
@@ -27,8 +27,6 @@ import argparse
 import copy
 import datetime
 import json
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,42 +36,14 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lightning_dl.results import add_record_argument, make_record, write_record  # noqa: E402
+from lightning_dl.results import (add_record_argument, git_commit, machine_info, make_record,
+                                  package_versions, write_record)  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MODERN = REPO / "configs/convnets/resnet20_v1_modern.yaml"
 YNETWORK = REPO / "configs/convnets/ynetwork_fashion_mnist.yaml"
 CNN = REPO / "configs/classifiers/cnn_fashion_mnist.yaml"
 MODELS = ("resnet20_v1", "resnet29_v2", "densenet_bc", "ynetwork", "cnn")
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, AVX512-BF16 or not, torch's threads, and the platform."""
-    import torch
-
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                 platform.processor())
-    return {"cpu": model, "avx512_bf16": "avx512_bf16" in cpuinfo, "threads": torch.get_num_threads(),
-            "platform": platform.platform(),
-            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
-
-
-def versions() -> dict[str, str]:
-    import numpy
-    import pytorch_lightning
-    import torch
-
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "pytorch_lightning": pytorch_lightning.__version__, "numpy": numpy.__version__}
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def config_for(name: str, densenet_depth: int) -> dict[str, Any]:
@@ -146,9 +116,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     unknown = set(models) - set(MODELS)
     if unknown:
         raise SystemExit(f"Unknown models {sorted(unknown)}; choose from {', '.join(MODELS)}.")
-    record = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit(),
+    record = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": git_commit() or "unknown",
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "versions": versions(),
+              "machine": machine_info(), "versions": package_versions(),
               "budget": {"epochs": args.epochs, "minutes_per_model": args.minutes,
                          "limit_batches": args.limit_batches, "smoke": bool(args.limit_batches)},
               "models": {}}

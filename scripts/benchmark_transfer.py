@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,7 +35,6 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-import torchvision
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -47,7 +44,8 @@ from lightning_dl.data.transfer import (CachedFeaturesDataModule, FacesDataModul
                                         FashionMNISTClassesDataModule)
 from lightning_dl.models import Classifier, TransferClassifier  # noqa: E402
 from lightning_dl.nn import EfficientNetLite0, ResNet  # noqa: E402
-from lightning_dl.results import add_record_argument, make_record, write_record  # noqa: E402
+from lightning_dl.results import (add_record_argument, git_commit, machine_info, make_record,
+                                  package_versions, write_record)  # noqa: E402
 
 METHODS = ("feature_extraction", "frozen_base", "fine_tuning", "scratch")
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -65,22 +63,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
              "base_epochs": 15, "size": 96, "unfreeze_at_epoch": 20,
              "epochs": {"feature_extraction": 100, "frozen_base": 30, "fine_tuning": 40, "scratch": 40}},
 }
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, whether it has AVX512-BF16, and the threads torch uses."""
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                 platform.processor())
-    return {"cpu": model, "avx512_bf16": "avx512_bf16" in cpuinfo, "threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
-
-
-def commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True,
-                           text=True).stdout.strip()
-    return result.stdout.strip() + ("-dirty" if dirty else "")
 
 
 def trainer(epochs: int) -> pl.Trainer:
@@ -193,10 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
     record: dict[str, Any] = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "torchvision": torchvision.__version__, "pytorch_lightning": pl.__version__},
+        "command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": git_commit() or "unknown",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine_info(),
+        "versions": package_versions(),
         "setting": args.setting, "settings": setting}
     base_file = work / "resnet20_fashion_classes_0_4.pt"
     if "within_fashion_resnet" in args.tasks:
