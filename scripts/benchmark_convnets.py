@@ -16,8 +16,8 @@ training images), then is tested on the 10k test images. The record says which l
     python scripts/benchmark_convnets.py --epochs 1 --limit-batches 5 --output /tmp/smoke.json   # a smoke run
 
 The raw numbers (``--output``, ``runs/benchmark_convnets.json`` by default) hold the command, commit, date,
-machine (lightning_dl.results.machine_info: CPU model and flags, threads), versions, and per model: parameters, epochs run, wall
-time of ``fit`` and the test accuracy. ``--record`` appends one record per model to ``results/convnets.jsonl``
+machine (``lightning_dl.results.machine_info``: CPU model and flags, threads), versions, and per model:
+parameters, epochs run, wall time of ``fit`` and the test accuracy. ``--record`` appends one record per model to ``results/convnets.jsonl``
 (:mod:`lightning_dl.results`; the docs' results tables).
 """
 
